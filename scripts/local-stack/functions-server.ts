@@ -1,0 +1,289 @@
+/**
+ * The local functions server: what `supabase functions serve` does, without Docker. It serves
+ * every `supabase/functions/<name>/index.ts` at `/functions/v1/<name>`, each function in its own
+ * Deno process (started on first use, restarted after a crash), with the env Supabase injects,
+ * `verify_jwt` honoured per function from `supabase/config.toml`, and one JSON log line per
+ * request. A function that fails to boot answers 503 and leaves the others alone.
+ *
+ *   deno run -A scripts/local-stack/functions-server.ts
+ * Env: CONVEYOR_FUNCTIONS_PORT, CONVEYOR_JWT_SECRET, SUPABASE_URL, SUPABASE_DB_URL,
+ *      SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY.
+ */
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import { verifyJwt } from "./keys.ts";
+import { repoRoot } from "./settings.ts";
+
+const envSchema = z.object({
+  CONVEYOR_FUNCTIONS_PORT: z.coerce.number().int().default(54321),
+  CONVEYOR_JWT_SECRET: z.string().min(32),
+  CONVEYOR_FUNCTION_WALL_CLOCK_MS: z.coerce.number().int().positive().default(150_000),
+  SUPABASE_URL: z.string().url(),
+  SUPABASE_DB_URL: z.string().min(1),
+  SUPABASE_ANON_KEY: z.string().min(1),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
+});
+
+const functionsDir = `${repoRoot}/supabase/functions`;
+const configToml = `${repoRoot}/supabase/config.toml`;
+const functionNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+function log(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ ts: new Date().toISOString(), ...fields }));
+}
+
+/** `verify_jwt` per function from config.toml; Supabase's default is true. */
+export function verifyJwtSetting(config: unknown, name: string): boolean {
+  const parsed = z.object({
+    functions: z.record(z.string(), z.object({ verify_jwt: z.boolean().optional() }).passthrough()).optional(),
+  }).passthrough().safeParse(config);
+  if (!parsed.success) return true;
+  return parsed.data.functions?.[name]?.verify_jwt ?? true;
+}
+
+/** `KEY=value` lines of `supabase/functions/.env`, as `supabase functions serve` reads them. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const match = line.match(/^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
+    if (!match) continue;
+    let value = match[2];
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    }
+    values[match[1]] = value;
+  }
+  return values;
+}
+
+function readDotEnv(): Record<string, string> {
+  try {
+    const values = parseDotEnv(Deno.readTextFileSync(`${functionsDir}/.env`));
+    for (const key of Object.keys(values)) {
+      if (key.startsWith("SUPABASE_")) {
+        log({ level: "warn", msg: "ignoring secret with the reserved SUPABASE_ prefix", key });
+        delete values[key];
+      }
+    }
+    return values;
+  } catch {
+    return {};
+  }
+}
+
+interface Host {
+  port: number;
+  child: Deno.ChildProcess;
+  ready: Promise<void>;
+  exited: boolean;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function pipeLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      onLine(buffer.slice(0, newline));
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+  if (buffer) onLine(buffer);
+}
+
+export class FunctionsServer {
+  private hosts = new Map<string, Host>();
+  private env: z.infer<typeof envSchema>;
+
+  constructor(env: z.infer<typeof envSchema>) {
+    this.env = env;
+  }
+
+  private functionEnv(): Record<string, string> {
+    return {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      ...readDotEnv(),
+      SUPABASE_URL: this.env.SUPABASE_URL,
+      SUPABASE_DB_URL: this.env.SUPABASE_DB_URL,
+      SUPABASE_ANON_KEY: this.env.SUPABASE_ANON_KEY,
+      SUPABASE_SERVICE_ROLE_KEY: this.env.SUPABASE_SERVICE_ROLE_KEY,
+    };
+  }
+
+  private startHost(name: string): Host {
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        "--no-prompt",
+        `--config=${repoRoot}/deno.json`,
+        `${repoRoot}/scripts/local-stack/function-host.ts`,
+        `${functionsDir}/${name}/index.ts`,
+        String(port),
+      ],
+      cwd: repoRoot,
+      clearEnv: true,
+      env: this.functionEnv(),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const bootErrors: string[] = [];
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      child.status.then((status) => {
+        host.exited = true;
+        if (this.hosts.get(name) === host) this.hosts.delete(name);
+        log({ level: "warn", msg: "function process exited", function: name, code: status.code });
+        reject(new Error(bootErrors.join("\n").slice(-4000) || `exited with code ${status.code}`));
+      });
+    });
+    ready.catch(() => {}); // observed by callers; avoid an unhandled rejection after boot
+    const host: Host = { port, child, ready, exited: false };
+    pipeLines(child.stdout, (line) => {
+      if (line.includes('"function ready"')) markReady();
+      console.log(`[${name}] ${line}`);
+    });
+    pipeLines(child.stderr, (line) => {
+      bootErrors.push(line);
+      if (bootErrors.length > 50) bootErrors.shift();
+      console.error(`[${name}] ${line}`);
+    });
+    this.hosts.set(name, host);
+    return host;
+  }
+
+  private hostFor(name: string): Host {
+    const existing = this.hosts.get(name);
+    if (existing && !existing.exited) return existing;
+    return this.startHost(name);
+  }
+
+  private async authorise(name: string, request: Request): Promise<Response | null> {
+    let config: unknown = {};
+    try {
+      config = parseToml(Deno.readTextFileSync(configToml));
+    } catch (error) {
+      log({ level: "warn", msg: "could not read config.toml", error: String(error) });
+    }
+    if (!verifyJwtSetting(config, name)) return null;
+    const header = request.headers.get("authorization") ?? "";
+    const token = header.match(/^Bearer\s+(.+)$/i)?.[1];
+    if (token && (await verifyJwt(token, this.env.CONVEYOR_JWT_SECRET))) return null;
+    return Response.json({ msg: token ? "Invalid JWT" : "Missing authorization header" }, { status: 401 });
+  }
+
+  async handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return Response.json({ ok: true });
+    const match = url.pathname.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
+    if (!match) return Response.json({ msg: "not found" }, { status: 404 });
+    const name = match[1];
+    try {
+      if (!functionNamePattern.test(name) || name.startsWith("_")) throw new Deno.errors.NotFound();
+      Deno.statSync(`${functionsDir}/${name}/index.ts`);
+    } catch {
+      return Response.json({ code: "NOT_FOUND", message: `function ${name} not found` }, { status: 404 });
+    }
+    if (request.method !== "OPTIONS") {
+      const denied = await this.authorise(name, request);
+      if (denied) return denied;
+    }
+    const host = this.hostFor(name);
+    try {
+      await host.ready;
+    } catch (error) {
+      return Response.json(
+        { code: "BOOT_ERROR", message: `function ${name} failed to start`, detail: String(error) },
+        { status: 503 },
+      );
+    }
+    const target = `http://127.0.0.1:${host.port}/${name}${match[2] ?? ""}${url.search}`;
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    try {
+      const response = await fetch(target, {
+        method: request.method,
+        headers,
+        body: request.body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.env.CONVEYOR_FUNCTION_WALL_CLOCK_MS),
+      });
+      return new Response(response.body, { status: response.status, headers: response.headers });
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+      return Response.json(
+        { code: timedOut ? "WALL_CLOCK_LIMIT" : "WORKER_ERROR", message: `function ${name}: ${String(error)}` },
+        { status: timedOut ? 504 : 502 },
+      );
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    const hosts = [...this.hosts.values()];
+    for (const host of hosts) {
+      try {
+        host.child.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    await Promise.race([
+      Promise.allSettled(hosts.map((h) => h.child.status)),
+      new Promise((resolve) => setTimeout(resolve, 5000)),
+    ]);
+  }
+}
+
+if (import.meta.main) {
+  const parsed = envSchema.safeParse(Deno.env.toObject());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    console.error(`functions server: ${issue.path.join(".")}: ${issue.message}`);
+    Deno.exit(2);
+  }
+  const server = new FunctionsServer(parsed.data);
+  const http = Deno.serve({
+    hostname: "127.0.0.1",
+    port: parsed.data.CONVEYOR_FUNCTIONS_PORT,
+    onListen: ({ port }) => log({ level: "info", msg: "functions server listening", port }),
+  }, async (request) => {
+    const started = performance.now();
+    const response = await server.handle(request);
+    const url = new URL(request.url);
+    log({
+      level: response.status >= 500 ? "error" : "info",
+      msg: "request",
+      method: request.method,
+      path: url.pathname,
+      status: response.status,
+      ms: Math.round(performance.now() - started),
+    });
+    return response;
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, async () => {
+      log({ level: "info", msg: "functions server stopping", signal });
+      await server.shutdown();
+      await http.shutdown();
+      Deno.exit(0);
+    });
+  }
+}

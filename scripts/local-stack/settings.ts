@@ -1,0 +1,67 @@
+/**
+ * Where the local stack keeps its state and which ports it uses. Ports come from the
+ * environment (CONVEYOR_LOCAL_DB_PORT, CONVEYOR_CLOUD_DB_PORT, CONVEYOR_FUNCTIONS_PORT) so two
+ * checkouts can run side by side; defaults follow `supabase start` (54321/54322) and put the
+ * cloud stand-in on 54422.
+ */
+import { z } from "zod";
+
+export const repoRoot = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+/** Overridable so a test can run a second, independent stack beside the main one. */
+export const stateDir = Deno.env.get("CONVEYOR_STATE_DIR") ?? `${repoRoot}/.local`;
+export const logDir = `${stateDir}/logs`;
+export const runDir = `${stateDir}/run`;
+export const stackEnvFile = `${stateDir}/stack.env`;
+export const keysFile = `${stateDir}/keys.json`;
+
+export const pgBin = Deno.env.get("CONVEYOR_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+
+const portSchema = z.coerce.number().int().min(1024).max(65535);
+
+const envSchema = z.object({
+  CONVEYOR_LOCAL_DB_PORT: portSchema.default(54322),
+  CONVEYOR_CLOUD_DB_PORT: portSchema.default(54422),
+  CONVEYOR_FUNCTIONS_PORT: portSchema.default(54321),
+});
+
+function readPorts() {
+  const parsed = envSchema.safeParse(Deno.env.toObject());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`local stack settings: ${issue.path.join(".")}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export const ports = readPorts();
+
+/** The two throwaway clusters: the working database and a stand-in for the cloud project. */
+export type ClusterName = "local" | "cloud";
+
+export interface ClusterSpec {
+  name: ClusterName;
+  port: number;
+  /** Supabase project directory whose `supabase/migrations` this cluster receives. */
+  workdir: string;
+  /** Whether the pg_net dispatcher runs next to it (only the working database wakes functions). */
+  wakesFunctions: boolean;
+}
+
+export const clusters: ClusterSpec[] = [
+  { name: "local", port: ports.CONVEYOR_LOCAL_DB_PORT, workdir: repoRoot, wakesFunctions: true },
+  {
+    name: "cloud",
+    port: ports.CONVEYOR_CLOUD_DB_PORT,
+    workdir: `${repoRoot}/cloud`,
+    wakesFunctions: false,
+  },
+];
+
+/** Local clusters use Supabase's local default password; they listen on 127.0.0.1 only. */
+export const dbPassword = "postgres";
+
+export function dbUrl(port: number, database = "postgres"): string {
+  return `postgresql://postgres:${dbPassword}@127.0.0.1:${port}/${database}`;
+}
+
+export const functionsOrigin = `http://127.0.0.1:${ports.CONVEYOR_FUNCTIONS_PORT}`;

@@ -1,0 +1,198 @@
+/**
+ * The local stack as a whole: two clusters, the pg_net dispatcher (when pg_net is a stand-in)
+ * and the functions server. Every part records its pid under `.local/run`, so `down` stops
+ * exactly what `up` started and `status` can tell when a part has died.
+ */
+import postgres from "postgres";
+import {
+  bootstrapCluster,
+  dataDir,
+  ensurePackages,
+  extensionKinds,
+  initCluster,
+  isBootstrapped,
+  isInitialised,
+  isRunning,
+  pushMigrations,
+  realExtensions,
+  startCluster,
+  stopCluster,
+  wipeCluster,
+} from "./cluster.ts";
+import { ensureKeys } from "./keys.ts";
+import { logFile, serviceState, startService, stopService, waitFor } from "./processes.ts";
+import { clusters, dbUrl, functionsOrigin, logDir, ports, repoRoot, stackEnvFile, stateDir } from "./settings.ts";
+
+const localCluster = clusters.find((c) => c.name === "local")!;
+const cloudCluster = clusters.find((c) => c.name === "cloud")!;
+
+const deno = Deno.execPath();
+
+/** Vault secrets the migrations' config lookup reads: where functions live and the key to call them. */
+export const projectUrlSecret = "conveyor_project_url";
+export const workerKeySecret = "conveyor_worker_key";
+
+async function upsertVaultSecrets(values: Record<string, string>): Promise<void> {
+  const sql = postgres(dbUrl(localCluster.port), { max: 1, onnotice: () => {} });
+  try {
+    for (const [name, value] of Object.entries(values)) {
+      const [existing] = await sql<{ id: string }[]>`select id from vault.secrets where name = ${name}`;
+      if (existing) {
+        await sql`select vault.update_secret(${existing.id}::uuid, ${value})`;
+      } else {
+        await sql`select vault.create_secret(${value}, ${name})`;
+      }
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+async function functionsServerAnswers(): Promise<boolean> {
+  try {
+    const response = await fetch(`${functionsOrigin}/health`, { signal: AbortSignal.timeout(1000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function stackEnvLines(): Promise<Record<string, string>> {
+  const keys = await ensureKeys();
+  return {
+    API_URL: functionsOrigin,
+    FUNCTIONS_URL: `${functionsOrigin}/functions/v1`,
+    DB_URL: dbUrl(localCluster.port),
+    CLOUD_DB_URL: dbUrl(cloudCluster.port),
+    ANON_KEY: keys.anonKey,
+    SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    JWT_SECRET: keys.jwtSecret,
+  };
+}
+
+/** Writes `.local/stack.env` and returns its text (KEY="value" lines, like `supabase status -o env`). */
+export async function writeStackEnv(): Promise<string> {
+  const lines = Object.entries(await stackEnvLines()).map(([k, v]) => `${k}="${v}"`).join("\n");
+  Deno.mkdirSync(stateDir, { recursive: true });
+  Deno.writeTextFileSync(stackEnvFile, `${lines}\n`, { mode: 0o600 });
+  return lines;
+}
+
+export async function bringUp(say: (line: string) => void): Promise<void> {
+  await ensurePackages(say);
+  const keys = await ensureKeys();
+  for (const spec of clusters) {
+    const fresh = !(await isInitialised(spec));
+    if (fresh) {
+      say(`creating the ${spec.name} cluster in ${await dataDir(spec)}`);
+      await initCluster(spec);
+    }
+    if (!(await isRunning(spec))) {
+      say(`starting the ${spec.name} cluster on port ${spec.port}`);
+      await startCluster(spec);
+    }
+    if (!(await isBootstrapped(spec))) await bootstrapCluster(spec);
+    const pushed = await pushMigrations(spec);
+    if (!/up to date/i.test(pushed)) say(`migrations applied to ${spec.name}`);
+  }
+  await upsertVaultSecrets({ [projectUrlSecret]: functionsOrigin, [workerKeySecret]: keys.serviceRoleKey });
+  await writeStackEnv();
+
+  if (!realExtensions().has("pg_net") && !serviceState("net-dispatcher").up) {
+    say("starting the pg_net dispatcher");
+    await startService("net-dispatcher", [
+      deno,
+      "run",
+      "--allow-all",
+      `--config=${repoRoot}/deno.json`,
+      `${repoRoot}/scripts/local-stack/net-dispatcher.ts`,
+      "--db-url",
+      dbUrl(localCluster.port),
+    ]);
+  }
+  if (!serviceState("functions-server").up) {
+    say(`starting the functions server on ${functionsOrigin}`);
+    await startService(
+      "functions-server",
+      [deno, "run", "--allow-all", `--config=${repoRoot}/deno.json`, `${repoRoot}/scripts/local-stack/functions-server.ts`],
+      {
+        CONVEYOR_FUNCTIONS_PORT: String(ports.CONVEYOR_FUNCTIONS_PORT),
+        CONVEYOR_JWT_SECRET: keys.jwtSecret,
+        SUPABASE_URL: functionsOrigin,
+        SUPABASE_DB_URL: dbUrl(localCluster.port),
+        SUPABASE_ANON_KEY: keys.anonKey,
+        SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      },
+    );
+    await waitFor("the functions server", functionsServerAnswers, 30000).catch((error) => {
+      throw new Error(`${error.message}; see ${logFile("functions-server")}`);
+    });
+  }
+}
+
+export async function stackDown(say: (line: string) => void): Promise<void> {
+  for (const service of ["functions-server", "net-dispatcher"]) {
+    if (await stopService(service)) say(`stopped ${service}`);
+  }
+  for (const spec of clusters) {
+    if (await stopCluster(spec)) say(`stopped the ${spec.name} cluster`);
+  }
+}
+
+export async function wipeStack(say: (line: string) => void): Promise<void> {
+  await stackDown(say);
+  for (const spec of clusters) {
+    await wipeCluster(spec);
+    say(`wiped the ${spec.name} cluster`);
+  }
+}
+
+export interface StackStatus {
+  allUp: boolean;
+  parts: { part: string; up: boolean; detail: string }[];
+  extensions: Record<string, Record<string, string>>;
+  text: string;
+}
+
+async function cronVersion(port: number): Promise<string> {
+  const sql = postgres(dbUrl(port), { max: 1, onnotice: () => {}, connect_timeout: 3 });
+  try {
+    const [row] = await sql<{ extversion: string }[]>`select extversion from pg_extension where extname = 'pg_cron'`;
+    return row?.extversion ?? "not created";
+  } finally {
+    await sql.end();
+  }
+}
+
+/** What is running, checked afresh each time (pid alive and answering), never from a cache. */
+export async function describeStack(): Promise<StackStatus> {
+  const parts: StackStatus["parts"] = [];
+  const extensions: StackStatus["extensions"] = {};
+  for (const spec of clusters) {
+    const up = await isRunning(spec);
+    parts.push({ part: `${spec.name} database`, up, detail: dbUrl(spec.port) });
+    if (up) {
+      const kinds = await extensionKinds(spec).catch(() => undefined);
+      if (kinds) extensions[spec.name] = { ...kinds, pg_cron: await cronVersion(spec.port).catch(() => "?") };
+    }
+  }
+  const server = serviceState("functions-server");
+  const serverUp = server.up && (await functionsServerAnswers());
+  parts.push({ part: "functions server", up: serverUp, detail: `${functionsOrigin}/functions/v1` + (server.pid ? ` (pid ${server.pid})` : "") });
+  if (realExtensions().has("pg_net")) {
+    parts.push({ part: "pg_net dispatcher", up: true, detail: "not needed: real pg_net sends requests" });
+  } else {
+    const dispatcher = serviceState("net-dispatcher");
+    parts.push({ part: "pg_net dispatcher", up: dispatcher.up, detail: dispatcher.pid ? `pid ${dispatcher.pid}` : "not started" });
+  }
+  const width = Math.max(...parts.map((p) => p.part.length));
+  const lines = ["Conveyor local stack"];
+  for (const p of parts) lines.push(`  ${p.part.padEnd(width)}  ${p.up ? "up  " : "DOWN"}  ${p.detail}`);
+  for (const [cluster, kinds] of Object.entries(extensions)) {
+    const described = Object.entries(kinds).map(([ext, kind]) => `${ext}: ${kind}`).join(", ");
+    lines.push(`  extensions (${cluster}): ${described}`);
+  }
+  lines.push(`  logs: ${logDir}`);
+  return { allUp: parts.every((p) => p.up), parts, extensions, text: lines.join("\n") };
+}

@@ -1,0 +1,116 @@
+/**
+ * The whole test suite: brings the local stack up (installing what is missing), runs the Deno
+ * tests (unit, stand-ins, integration through HTTP and SQL) and the pgTAP tests, prints one
+ * closing line `N passed, N failed`, and stops the stack again if it was not running before.
+ *
+ *   deno task test            everything
+ *   deno task test unit       only the tests under tests/unit (no database needed)
+ */
+import { bringUp, describeStack, stackDown, stackEnvLines } from "./local-stack/stack.ts";
+import { repoRoot } from "./local-stack/settings.ts";
+
+const only = Deno.args[0];
+const say = (line: string) => console.error(`test: ${line}`);
+
+interface Outcome {
+  passed: number;
+  failed: number;
+  ok: boolean;
+}
+
+async function runAndCount(label: string, cmd: string[], env: Record<string, string>, count: (out: string) => Outcome): Promise<Outcome> {
+  say(`${label}: ${cmd.join(" ")}`);
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd: repoRoot,
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    output += text;
+    await Deno.stdout.write(chunk);
+  }
+  const status = await child.status;
+  const outcome = count(output);
+  return { ...outcome, ok: outcome.ok && status.success };
+}
+
+function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+function countDeno(output: string): Outcome {
+  const plain = stripAnsi(output);
+  const match = plain.match(/(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/);
+  if (!match) return { passed: 0, failed: 1, ok: false };
+  return { passed: Number(match[2]), failed: Number(match[3]), ok: match[1] === "ok" };
+}
+
+function countProve(output: string): Outcome {
+  const plain = stripAnsi(output);
+  const tests = plain.match(/Files=\d+, Tests=(\d+)/);
+  const failedLines = [...plain.matchAll(/Failed (\d+)\/(\d+) subtests/g)];
+  const failed = failedLines.reduce((sum, m) => sum + Number(m[1]), 0);
+  const total = tests ? Number(tests[1]) : 0;
+  const ok = /Result: PASS/.test(plain);
+  return { passed: total - failed, failed: ok ? failed : Math.max(failed, 1), ok };
+}
+
+async function main(): Promise<number> {
+  const deno = Deno.execPath();
+  const baseEnv = { ...Deno.env.toObject(), NO_COLOR: "1" };
+  if (only === "unit") {
+    const unit = await runAndCount("unit tests", [deno, "test", "-A", "tests/unit/"], baseEnv, countDeno);
+    console.log(`${unit.passed} passed, ${unit.failed} failed`);
+    return unit.ok ? 0 : 1;
+  }
+
+  const wasRunning = (await describeStack()).allUp;
+  await bringUp(say);
+  const status = await describeStack();
+  console.log(status.text);
+  const stackEnv = await stackEnvLines();
+  const env = { ...baseEnv, ...stackEnv };
+  const outcomes: Outcome[] = [];
+  try {
+    outcomes.push(await runAndCount("deno tests", [deno, "test", "-A", "--no-check=remote", "tests/"], env, countDeno));
+    const pgtapFiles = [...Deno.readDirSync(`${repoRoot}/tests/pgtap`)]
+      .filter((e) => e.name.endsWith(".sql"))
+      .map((e) => `tests/pgtap/${e.name}`)
+      .sort();
+    if (pgtapFiles.length > 0) {
+      const url = new URL(stackEnv.DB_URL);
+      outcomes.push(
+        await runAndCount(
+          "pgTAP tests",
+          ["pg_prove", "--ext", ".sql", "-h", url.hostname, "-p", url.port, "-U", url.username, "-d", url.pathname.slice(1), ...pgtapFiles],
+          { ...env, PGPASSWORD: decodeURIComponent(url.password) },
+          countProve,
+        ),
+      );
+    }
+  } finally {
+    if (!wasRunning && !Deno.env.get("CONVEYOR_KEEP_STACK")) {
+      say("stopping the local stack this run started (set CONVEYOR_KEEP_STACK=1 to keep it)");
+      await stackDown(say);
+    }
+  }
+  const passed = outcomes.reduce((s, o) => s + o.passed, 0);
+  const failed = outcomes.reduce((s, o) => s + o.failed, 0);
+  const kinds = Object.entries(status.extensions.local ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+  console.log(`extensions under test: ${kinds}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return outcomes.every((o) => o.ok) ? 0 : 1;
+}
+
+try {
+  Deno.exit(await main());
+} catch (error) {
+  console.error(`test: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  Deno.exit(1);
+}

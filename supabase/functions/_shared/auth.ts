@@ -1,0 +1,62 @@
+/**
+ * Who may call Conveyor's functions. Ingest takes the service key; workers woken by pg_net take
+ * the service key or the optional CONVEYOR_WORKER_KEY. Keys are compared in constant time.
+ * These functions run with verify_jwt = false (config.toml): new `sb_secret_` keys are not JWTs,
+ * and pg_cron/pg_net calls carry no user session.
+ */
+import { z } from "zod";
+import type { BaseConfig } from "./config.ts";
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time that depends only on their lengths, not on where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  const length = Math.max(left.length, right.length);
+  let difference = left.length ^ right.length;
+  for (let i = 0; i < length; i++) {
+    difference |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  }
+  return difference === 0;
+}
+
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("authorization") ?? "";
+  const match = header.match(/^Bearer\s+(\S+)\s*$/i);
+  if (match) return match[1];
+  return request.headers.get("apikey") ?? undefined;
+}
+
+const secretKeysSchema = z.record(z.string(), z.string());
+
+/** The service-level keys of this project: the legacy service_role JWT and any sb_secret_ keys. */
+export function serviceKeys(config: BaseConfig): string[] {
+  const keys: string[] = [];
+  if (config.SUPABASE_SERVICE_ROLE_KEY) keys.push(config.SUPABASE_SERVICE_ROLE_KEY);
+  if (config.SUPABASE_SECRET_KEYS) {
+    try {
+      keys.push(...Object.values(secretKeysSchema.parse(JSON.parse(config.SUPABASE_SECRET_KEYS))));
+    } catch {
+      // a malformed value grants nothing
+    }
+  }
+  return keys.filter((key) => key.length > 0);
+}
+
+function matchesAny(token: string | undefined, keys: string[]): boolean {
+  if (!token) return false;
+  let matched = false;
+  for (const key of keys) matched = constantTimeEqual(token, key) || matched;
+  return matched;
+}
+
+export function isServiceCaller(request: Request, config: BaseConfig): boolean {
+  return matchesAny(bearerToken(request), serviceKeys(config));
+}
+
+export function isWorkerCaller(request: Request, config: BaseConfig): boolean {
+  const keys = serviceKeys(config);
+  if (config.CONVEYOR_WORKER_KEY) keys.push(config.CONVEYOR_WORKER_KEY);
+  return matchesAny(bearerToken(request), keys);
+}

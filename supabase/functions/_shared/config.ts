@@ -1,0 +1,56 @@
+/**
+ * Function configuration from the environment, validated with zod at start-up. Supabase injects
+ * SUPABASE_*; our own settings come from `supabase secrets set` (hosted) or
+ * `supabase/functions/.env` (local), and may not start with SUPABASE_.
+ */
+import { z } from "zod";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const baseSchema = z.object({
+  SUPABASE_DB_URL: z.string().min(1, "is required (the direct database connection string)"),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
+  /** New-style secret keys: a JSON object of name -> sb_secret_... key. */
+  SUPABASE_SECRET_KEYS: z.string().optional(),
+  /** An extra shared secret accepted from pg_net/pg_cron wake calls. */
+  CONVEYOR_WORKER_KEY: z.string().min(16).optional(),
+  CONVEYOR_DB_POOL_SIZE: positiveInt(3),
+});
+
+const ingestSchema = baseSchema.extend({
+  INGEST_MAX_RECORDS: positiveInt(10_000),
+  INGEST_MAX_BYTES: positiveInt(10 * 1024 * 1024),
+});
+
+const workerSchema = baseSchema.extend({
+  PROCESS_SALES_BATCH_SIZE: positiveInt(2_000),
+  PROCESS_SALES_VISIBILITY_SECONDS: positiveInt(60),
+  PROCESS_SALES_MAX_ATTEMPTS: positiveInt(5),
+  PROCESS_SALES_MAX_WORKERS: positiveInt(2),
+  PROCESS_SALES_WALL_BUDGET_MS: positiveInt(60_000),
+  PROCESS_SALES_CPU_BUDGET_MS: positiveInt(1_200),
+  PROCESS_SALES_LINGER_MS: positiveInt(1_500),
+  PROCESS_SALES_BACKOFF_BASE_SECONDS: positiveInt(2),
+  PROCESS_SALES_BACKOFF_MAX_SECONDS: positiveInt(300),
+});
+
+export type BaseConfig = z.infer<typeof baseSchema>;
+export type IngestConfig = z.infer<typeof ingestSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;
+
+function load<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>, what: string): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`${what} configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export function ingestConfig(env: Record<string, string | undefined> = Deno.env.toObject()): IngestConfig {
+  return load(ingestSchema, env, "ingest");
+}
+
+export function workerConfig(env: Record<string, string | undefined> = Deno.env.toObject()): WorkerConfig {
+  return load(workerSchema, env, "process-sales");
+}

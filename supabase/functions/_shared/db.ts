@@ -1,0 +1,59 @@
+/**
+ * The database connection of a function instance: one small postgres.js pool, created on first
+ * use and reused across requests. Through Supavisor's transaction pooler (port 6543) prepared
+ * statements are off, as Supabase documents.
+ */
+import postgres from "postgres";
+import type { BaseConfig } from "./config.ts";
+
+export type Sql = postgres.Sql;
+
+let pool: Sql | undefined;
+
+export function connect(url: string, max: number): Sql {
+  const port = (() => {
+    try {
+      return new URL(url).port;
+    } catch {
+      return "";
+    }
+  })();
+  return postgres(url, {
+    max,
+    prepare: port !== "6543",
+    idle_timeout: 20,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: "conveyor" },
+  });
+}
+
+export function database(config: BaseConfig): Sql {
+  pool ??= connect(config.SUPABASE_DB_URL, config.CONVEYOR_DB_POOL_SIZE);
+  return pool;
+}
+
+/** SQLSTATE classes and codes worth retrying: the same batch may well succeed later. */
+const transientStates = new Set([
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+  "55P03", // lock_not_available
+  "57014", // query_canceled (statement timeout)
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+  "53400", // configuration_limit_exceeded
+]);
+
+/** True for errors that say nothing about the data: connection loss, deadlock, timeout, overload. */
+export function isTransientDbError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string") {
+    if (transientStates.has(code) || code.startsWith("08") || code.startsWith("53")) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return false;
+    // postgres.js connection errors: CONNECTION_CLOSED, CONNECTION_ENDED, CONNECT_TIMEOUT, ...
+    return code.startsWith("CONNECT") || code === "ECONNREFUSED" || code === "ECONNRESET";
+  }
+  return error instanceof TypeError || (error instanceof Error && /connect|socket|timeout/i.test(error.message));
+}

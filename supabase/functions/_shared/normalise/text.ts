@@ -1,0 +1,59 @@
+/**
+ * Text rules of ingest format v1: every text field is Unicode NFKC, trimmed,
+ * with runs of white space collapsed to one space. Matching is case-insensitive
+ * on that cleaned form. Pure functions, standard web APIs only.
+ */
+
+import { ok, reject, type Result } from "./result.ts";
+
+/** Longest text field accepted, in characters (Unicode code points) after cleaning. */
+export const MAX_TEXT_LENGTH = 500;
+
+// Invisible format characters that only get in the way of matching: soft hyphen,
+// zero-width space, word joiner, byte-order mark. They are removed outright.
+const INVISIBLE = /[\u00AD\u200B\u2060\uFEFF]/gu;
+// Any Unicode white space (\s covers tab, newline, NBSP, U+2000..U+200A, narrow NBSP,
+// U+3000 …) and any control character counts as white space.
+const SPACE_RUN = /[\s\p{Cc}]+/gu;
+
+/** NFKC, drop invisible format characters, collapse white space and controls to one space, trim. */
+export function cleanText(s: string): string {
+  return s.normalize("NFKC").replace(INVISIBLE, "").replace(SPACE_RUN, " ").trim();
+}
+
+/**
+ * The case-insensitive matching form of a text: cleaned, then case-folded
+ * (upper then lower, so "ß"/"SS" and final/medial sigma also meet). " APPLE " and
+ * "Apple" give one key. Idempotent: matchKey(matchKey(s)) === matchKey(s).
+ */
+export function matchKey(s: string): string {
+  return cleanText(s).toUpperCase().toLowerCase().normalize("NFKC");
+}
+
+/** A SKU: cleaned and upper-cased ("ip13-lcd " → "IP13-LCD"). */
+export function cleanSku(s: string): string {
+  return cleanText(s).toUpperCase().normalize("NFKC");
+}
+
+/** Length in characters (code points), the way PostgreSQL counts text. */
+export function textLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/**
+ * Read one text field of a record: `undefined`, `null` and a string that is empty
+ * after cleaning all mean "absent" (value `undefined`). A non-string, or a text
+ * longer than MAX_TEXT_LENGTH after cleaning, is an error.
+ */
+export function readText(input: unknown): Result<string | undefined> {
+  if (input === undefined || input === null) return ok(undefined);
+  if (typeof input !== "string") return reject("must be a string");
+  const cleaned = cleanText(input);
+  if (cleaned === "") return ok(undefined);
+  if (textLength(cleaned) > MAX_TEXT_LENGTH) {
+    return reject(`longer than ${MAX_TEXT_LENGTH} characters`);
+  }
+  return ok(cleaned);
+}

@@ -1,0 +1,3 @@
+import { createIngestHandler } from "./handler.ts";
+
+Deno.serve(createIngestHandler());

@@ -1,0 +1,3 @@
+import { createProcessSalesHandler } from "./handler.ts";
+
+Deno.serve(createProcessSalesHandler());

@@ -1,0 +1,86 @@
+-- Coalesced wake-ups. Triggers call etl.request_wake() once per statement; it sends at most one
+-- pg_net call per function per `min_interval`, so 10,000 single-row inserts in a second make a
+-- handful of HTTP calls, not 10,000. A worker keeps polling for a while after the queue looks
+-- empty (longer than min_interval), so a wake skipped inside the window is never needed; pg_cron
+-- wakes workers as a safety net.
+
+create table if not exists etl.function_wakes (
+  function_name text primary key,
+  min_interval interval not null default interval '250 milliseconds',
+  last_requested_at timestamptz not null default '-infinity',
+  requests_sent bigint not null default 0
+);
+
+comment on table etl.function_wakes is
+  'One row per edge function woken from SQL: when it was last woken and how often it may be.';
+
+revoke all on table etl.function_wakes from public, anon, authenticated;
+
+create or replace function etl.request_wake(function_name text, reason text default 'enqueue')
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  recent timestamptz;
+  window_size interval;
+begin
+  select w.last_requested_at, w.min_interval
+    into recent, window_size
+    from etl.function_wakes as w
+   where w.function_name = request_wake.function_name;
+  if not found then
+    insert into etl.function_wakes (function_name)
+    values (request_wake.function_name)
+    on conflict on constraint function_wakes_pkey do nothing;
+    recent := '-infinity';
+    window_size := interval '250 milliseconds';
+  end if;
+  -- Cheap check first, without a lock: most callers inside the window stop here.
+  if recent > pg_catalog.clock_timestamp() - window_size then
+    return null;
+  end if;
+  update etl.function_wakes as w
+     set last_requested_at = pg_catalog.clock_timestamp(),
+         requests_sent = w.requests_sent + 1
+   where w.function_name = request_wake.function_name
+     and w.last_requested_at <= pg_catalog.clock_timestamp() - w.min_interval;
+  if not found then
+    return null; -- a concurrent statement woke it just now
+  end if;
+  return etl.wake_function(request_wake.function_name, pg_catalog.jsonb_build_object('reason', reason));
+end
+$$;
+
+comment on function etl.request_wake(text, text) is
+  'Wakes an edge function unless it was woken less than min_interval ago (coalescing); returns the pg_net request id or null when skipped.';
+
+revoke all on function etl.request_wake(text, text) from public, anon, authenticated;
+
+create or replace function etl.wake_if_pending(function_name text, queue_name text)
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  pending boolean;
+begin
+  execute pg_catalog.format(
+    'select exists (select from pgmq.%I where vt <= pg_catalog.clock_timestamp())',
+    'q_' || queue_name
+  ) into pending;
+  if not pending then
+    return null;
+  end if;
+  return etl.wake_function(wake_if_pending.function_name, pg_catalog.jsonb_build_object('reason', 'cron'));
+end
+$$;
+
+comment on function etl.wake_if_pending(text, text) is
+  'Safety net run by pg_cron: wakes the function when its queue holds visible messages; returns the pg_net request id or null.';
+
+revoke all on function etl.wake_if_pending(text, text) from public, anon, authenticated;

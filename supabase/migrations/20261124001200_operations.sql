@@ -1,0 +1,35 @@
+-- Operations: one normalised sale or return per (source, external_id). A replay with the same
+-- content changes nothing; a later record (a higher staging id) with different content updates it.
+
+create table if not exists public.operations (
+  id bigint generated always as identity primary key,
+  source text not null references public.shops (code),
+  external_id text not null,
+  occurred_at timestamptz not null,
+  type text not null check (type in ('sale', 'return')),
+  quantity numeric(18, 3) not null check (quantity > 0),
+  unit_price numeric(18, 2) not null check (unit_price >= 0),
+  amount numeric(20, 2) not null check (amount >= 0),
+  currency char(3) not null check (currency ~ '^[A-Z]{3}$'),
+  product_id bigint not null references public.products (id),
+  supplier_id bigint references public.suppliers (id),
+  location_id bigint not null references public.locations (id),
+  input_id bigint not null,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (source, external_id)
+);
+
+create index if not exists operations_occurred_at_idx on public.operations (occurred_at);
+create index if not exists operations_product_id_idx on public.operations (product_id);
+create index if not exists operations_supplier_id_idx on public.operations (supplier_id);
+create index if not exists operations_location_id_idx on public.operations (location_id);
+
+comment on table public.operations is
+  'Normalised sales and returns, unique on (source, external_id); input_id is the staging row last applied.';
+
+alter table public.operations enable row level security;
+revoke insert, update, delete, truncate on public.operations from anon, authenticated;
+drop policy if exists "readable by signed-in users" on public.operations;
+create policy "readable by signed-in users" on public.operations
+  for select to authenticated using (true);
