@@ -88,7 +88,7 @@ export async function clustersRoot(): Promise<string> {
   const reachable = await run(["test", "-w", link], { asPostgres: true });
   if (reachable.code === 0) return link;
   Deno.removeSync(link);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(repoRoot)));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(stateDir)));
   const hex = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const elsewhere = `/var/tmp/conveyor-${hex}`;
   Deno.mkdirSync(elsewhere, { recursive: true, mode: 0o700 });
@@ -192,11 +192,19 @@ export async function initCluster(spec: ClusterSpec): Promise<void> {
 
 export async function startCluster(spec: ClusterSpec): Promise<void> {
   const dir = await dataDir(spec);
-  await runChecked(
-    `starting the ${spec.name} cluster`,
-    pg("pg_ctl", "start", "-w", "-t", "60", "-D", dir, "-l", await clusterLog(spec)),
-    { asPostgres: true },
-  );
+  const start = pg("pg_ctl", "start", "-w", "-t", "60", "-D", dir, "-l", await clusterLog(spec));
+  // After a postmaster was killed, its orphaned backends hold the shared memory for a moment
+  // ("pre-existing shared memory block is still in use"): give them time to notice and exit.
+  for (let attempt = 1;; attempt++) {
+    const result = await run(start, { asPostgres: true });
+    if (result.code === 0) break;
+    if (attempt >= 20) {
+      throw new Error(
+        `starting the ${spec.name} cluster failed: ${result.stderr}${result.stdout}\nsee ${await clusterLog(spec)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   await waitFor(`the ${spec.name} cluster on port ${spec.port}`, () => isRunning(spec));
 }
 

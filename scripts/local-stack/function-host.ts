@@ -63,6 +63,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+// If the functions server dies without stopping us (SIGKILL), do not linger as an orphan.
+const parent = Deno.ppid;
+setInterval(() => {
+  if (Deno.ppid !== parent) Deno.exit(0);
+}, 1000);
+
 await import(new URL(entry, `file://${Deno.cwd()}/`).href);
 if (!served) {
   console.error(JSON.stringify({ level: "error", msg: "index.ts did not call Deno.serve", entry }));

@@ -24,8 +24,9 @@ const envSchema = z.object({
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
 });
 
-const functionsDir = `${repoRoot}/supabase/functions`;
-const configToml = `${repoRoot}/supabase/config.toml`;
+// Overridable so tests can serve a folder of fixture functions with their own config.toml.
+const functionsDir = Deno.env.get("CONVEYOR_FUNCTIONS_DIR") ?? `${repoRoot}/supabase/functions`;
+const configToml = Deno.env.get("CONVEYOR_CONFIG_TOML") ?? `${repoRoot}/supabase/config.toml`;
 const functionNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 function log(fields: Record<string, unknown>): void {

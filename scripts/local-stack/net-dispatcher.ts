@@ -40,6 +40,8 @@ export interface DispatcherOptions {
   ttl?: string;
   /** After a stop, how long in-flight requests may still run before they are aborted. */
   shutdownGraceMs?: number;
+  /** The connections' application_name; net.check_worker_is_up() wants it to start 'pg_net worker'. */
+  applicationName?: string;
 }
 
 const defaults = {
@@ -161,7 +163,14 @@ export function timeoutMessage(timeoutMs: number, elapsedMs: number): string {
 }
 
 function failure(error_msg: string, timed_out = false): Outcome {
-  return { status_code: null, content_type: null, headers: null, content: null, timed_out, error_msg };
+  return {
+    status_code: null,
+    content_type: null,
+    headers: null,
+    content: null,
+    timed_out,
+    error_msg,
+  };
 }
 
 /** Sends one request and describes its outcome; never throws. */
@@ -204,7 +213,10 @@ async function send(request: QueuedRequest, hardStop: AbortSignal): Promise<Outc
     };
   } catch (error) {
     if (timeout.signal.aborted) {
-      return failure(timeoutMessage(request.timeout_milliseconds, performance.now() - started), true);
+      return failure(
+        timeoutMessage(request.timeout_milliseconds, performance.now() - started),
+        true,
+      );
     }
     if (hardStop.aborted) return failure("Request aborted: the local net dispatcher stopped");
     return failure(curlStyleError(error));
@@ -213,7 +225,13 @@ async function send(request: QueuedRequest, hardStop: AbortSignal): Promise<Outc
   }
 }
 
-async function claim(sql: Sql, limit: number): Promise<QueuedRequest[]> {
+interface Claimed {
+  requests: QueuedRequest[];
+  /** Rows taken off the queue that cannot be sent; they still get a response row. */
+  unreadable: { id: string; error: string }[];
+}
+
+async function claim(sql: Sql, limit: number): Promise<Claimed> {
   const rows = await sql`
     delete from net.http_request_queue q
      where q.id in (
@@ -224,13 +242,26 @@ async function claim(sql: Sql, limit: number): Promise<QueuedRequest[]> {
           for update skip locked
      )
     returning q.id, q.method, q.url, q.headers, q.body, q.timeout_milliseconds`;
-  return rows
-    .map((row) => queuedRowSchema.parse(row))
-    .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  const claimed: Claimed = { requests: [], unreadable: [] };
+  for (const row of rows) {
+    const parsed = queuedRowSchema.safeParse(row);
+    if (parsed.success) {
+      claimed.requests.push(parsed.data);
+    } else {
+      const issue = parsed.error.issues[0];
+      claimed.unreadable.push({
+        id: String(row.id),
+        error: `unreadable queued request: ${issue.path.join(".")}: ${issue.message}`,
+      });
+    }
+  }
+  claimed.requests.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  return claimed;
 }
 
 async function storeOutcome(sql: Sql, id: string, outcome: Outcome): Promise<void> {
-  // JSON goes over as text: postgres.js would serialize a jsonb-typed parameter a second time.
+  // JSON goes over as a text parameter: postgres.js JSON-encodes whatever it binds to a jsonb-typed
+  // parameter, so an already encoded string would be stored as a JSON string.
   const headers = outcome.headers === null ? null : JSON.stringify(outcome.headers);
   await sql`
     insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)
@@ -295,7 +326,7 @@ export async function runDispatcher(options: DispatcherOptions): Promise<void> {
     max: 4,
     onnotice: () => {},
     connect_timeout: 10,
-    connection: { application_name: applicationName },
+    connection: { application_name: options.applicationName ?? applicationName },
   });
   const wake = new Wakeup();
   const hardStop = new AbortController();
@@ -315,25 +346,31 @@ export async function runDispatcher(options: DispatcherOptions): Promise<void> {
     }
   };
 
+  const store = async (id: string, outcome: Outcome) => {
+    try {
+      await storeOutcome(sql, id, outcome);
+    } catch (error) {
+      line("error", "net dispatcher could not store a response", {
+        id: Number(id),
+        error: errorText(error),
+      });
+    }
+  };
+
   const handle = async (request: QueuedRequest) => {
     const started = performance.now();
     const outcome = await send(request, hardStop.signal);
     const ms = Math.round(performance.now() - started);
-    try {
-      await storeOutcome(sql, request.id, outcome);
-    } catch (error) {
-      line("error", "net dispatcher could not store a response", {
-        id: Number(request.id),
-        error: errorText(error),
-      });
-    }
+    await store(request.id, outcome);
     line(outcome.error_msg === null ? "info" : "warn", "net request", {
       id: Number(request.id),
       method: request.method.toUpperCase(),
       url: redactUrl(request.url),
       status: outcome.status_code,
       ms,
-      ...(outcome.error_msg === null ? {} : { error: outcome.error_msg, timed_out: outcome.timed_out }),
+      ...(outcome.error_msg === null
+        ? {}
+        : { error: outcome.error_msg, timed_out: outcome.timed_out }),
     });
   };
 
@@ -356,7 +393,7 @@ export async function runDispatcher(options: DispatcherOptions): Promise<void> {
         continue;
       }
       const limit = Math.min(settings.batchSize, free);
-      let claimed: QueuedRequest[];
+      let claimed: Claimed;
       try {
         claimed = await claim(sql, limit);
       } catch (error) {
@@ -365,11 +402,16 @@ export async function runDispatcher(options: DispatcherOptions): Promise<void> {
         await wake.wait(settings.errorBackoffMs, signal);
         continue;
       }
-      for (const request of claimed) {
+      for (const { id, error } of claimed.unreadable) {
+        line("error", "net dispatcher cannot send a queued request", { id: Number(id), error });
+        await store(id, failure(error));
+      }
+      for (const request of claimed.requests) {
         const task: Promise<void> = handle(request).finally(() => inflight.delete(task));
         inflight.add(task);
       }
-      if (claimed.length < limit) await wake.wait(settings.pollIntervalMs, signal);
+      const taken = claimed.requests.length + claimed.unreadable.length;
+      if (taken < limit) await wake.wait(settings.pollIntervalMs, signal);
     }
   } finally {
     if (inflight.size > 0) {
@@ -401,12 +443,20 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 
 const cliSchema = z.object({
   dbUrl: z
-    .string({ error: "give the database URL with --db-url <url> or the DB_URL environment variable" })
-    .regex(/^postgres(ql)?:\/\/\S+$/, "the database URL must start with postgres:// or postgresql://"),
+    .string({
+      error: "give the database URL with --db-url <url> or the DB_URL environment variable",
+    })
+    .regex(
+      /^postgres(ql)?:\/\/\S+$/,
+      "the database URL must start with postgres:// or postgresql://",
+    ),
 });
 
 /** Reads `--db-url <url>` / `--db-url=<url>`, falling back to DB_URL. */
-export function parseCli(args: string[], env: Record<string, string | undefined>): { dbUrl: string } {
+export function parseCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+): { dbUrl: string } {
   let dbUrl: string | undefined = env.DB_URL || undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -415,7 +465,9 @@ export function parseCli(args: string[], env: Record<string, string | undefined>
     } else if (arg.startsWith("--db-url=")) {
       dbUrl = arg.slice("--db-url=".length);
     } else {
-      throw new Error(`net-dispatcher: unknown argument ${JSON.stringify(arg)}; usage: --db-url <url>`);
+      throw new Error(
+        `net-dispatcher: unknown argument ${JSON.stringify(arg)}; usage: --db-url <url>`,
+      );
     }
   }
   const parsed = cliSchema.safeParse({ dbUrl });

@@ -103,6 +103,16 @@ export async function startService(
   throw new Error(`starting ${service}: no pid file appeared`);
 }
 
+function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* exited meanwhile */ }
+  }
+}
+
 /** Stops a service by the pid it recorded: SIGTERM, then SIGKILL after a grace period. */
 export async function stopService(service: string, graceMs = 5000): Promise<boolean> {
   const pid = readPid(service);
@@ -112,18 +122,13 @@ export async function stopService(service: string, graceMs = 5000): Promise<bool
     } catch { /* already gone */ }
     return false;
   }
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch { /* exited meanwhile */ }
+  // Each service leads its own process group (setsid), so its children go with it.
+  signalGroup(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (isAlive(pid)) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch { /* exited meanwhile */ }
-  }
+  if (isAlive(pid)) signalGroup(pid, "SIGKILL");
   try {
     Deno.removeSync(pidFile(service));
   } catch { /* already gone */ }

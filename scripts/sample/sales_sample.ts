@@ -20,13 +20,8 @@ export interface SampleOptions {
   shops?: string[];
 }
 
-export const sampleShops = [
-  { code: "moba", name: "Moba", city: "Краснодар", timezone: "Europe/Moscow" },
-  { code: "partsdirect", name: "Parts Direct", city: "Екатеринбург", timezone: "Asia/Yekaterinburg" },
-  { code: "gsmcenter", name: "GSM Center", city: "Новосибирск", timezone: "Asia/Novosibirsk" },
-  { code: "remzona", name: "РемЗона", city: "Москва", timezone: "Europe/Moscow" },
-  { code: "fixberlin", name: "Fix Berlin", city: "Berlin", timezone: "Europe/Berlin" },
-];
+/** Active shops of supabase/seed.sql that generated records come from. */
+export const sampleShopCodes = ["moba", "partsdirect", "gsmcenter", "remzona", "fixberlin"];
 
 /** Mulberry32: a small, fast, seedable PRNG. */
 function prng(seed: number): () => number {
@@ -99,7 +94,7 @@ const badRecords: ((record: Record<string, unknown>) => void)[] = [
 export function generateSales(options: SampleOptions): Record<string, unknown>[] {
   const random = prng(options.seed ?? 42);
   const runId = options.runId ?? "demo";
-  const shops = options.shops ?? sampleShops.map((s) => s.code);
+  const shops = options.shops ?? sampleShopCodes;
   const badShare = options.badShare ?? 0.02;
   const replayShare = options.replayShare ?? 0.02;
   const correctionShare = options.correctionShare ?? 0.01;

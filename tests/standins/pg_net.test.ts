@@ -63,12 +63,18 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000) {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+) {
   const deadline = Date.now() + timeoutMs;
   while (true) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await pause(50);
   }
 }
@@ -169,7 +175,10 @@ Deno.test("a rolled-back request is never sent", async () => {
     // A later committed request to the same server proves the sender has been round since.
     const [sentinel] = await sql<{ id: string }[]>`
       select net.http_post(url := ${server.url + "/sentinel"}, body := '{}'::jsonb) as id`;
-    await waitFor("the sentinel request", () => server.received.find((r) => r.path === "/sentinel"));
+    await waitFor(
+      "the sentinel request",
+      () => server.received.find((r) => r.path === "/sentinel"),
+    );
     await responseOf(sql, sentinel.id);
     await pause(300);
     assert.deepEqual(server.received.map((r) => r.path), ["/sentinel"]);
@@ -181,7 +190,10 @@ Deno.test("a rolled-back request is never sent", async () => {
 
 Deno.test("the response lands in net._http_response with status and body", async () => {
   const reply = () =>
-    Response.json({ accepted: true, items: [1, 2] }, { status: 201, headers: { "X-Reply": "yes" } });
+    Response.json({ accepted: true, items: [1, 2] }, {
+      status: 201,
+      headers: { "X-Reply": "yes" },
+    });
   await withStack(reply, async (sql, server) => {
     const [{ id }] = await sql<{ id: string }[]>`
       select net.http_post(url := ${server.url + "/ingest"}, body := '{"k": "v"}'::jsonb) as id`;
@@ -227,7 +239,9 @@ Deno.test("a connection refused is recorded with an error message", async () => 
     assert.notEqual(response.timed_out, true);
     // libcurl's text; newer libcurl spells it "Could not".
     assert.ok(
-      ["Couldn't connect to server", "Could not connect to server"].includes(response.error_msg ?? ""),
+      ["Couldn't connect to server", "Could not connect to server"].includes(
+        response.error_msg ?? "",
+      ),
       `unexpected error_msg: ${response.error_msg}`,
     );
   });
@@ -253,7 +267,9 @@ Deno.test("http_get sends params as a query string", async () => {
 Deno.test("http_delete sends a DELETE with its params", async () => {
   await withStack(() => new Response(null, { status: 204 }), async (sql, server) => {
     const [{ id }] = await sql<{ id: string }[]>`
-      select net.http_delete(url := ${server.url + "/items/7"}, params := '{"hard": "true"}'::jsonb) as id`;
+      select net.http_delete(url := ${
+      server.url + "/items/7"
+    }, params := '{"hard": "true"}'::jsonb) as id`;
     const response = await responseOf(sql, id);
     assert.equal(response.status_code, 204);
     const request = server.received[0];

@@ -24,7 +24,9 @@ function uniqueName(label: string): string {
 }
 
 /** Runs `body` with a connection to the stack's database; deletes the secrets it made. */
-async function withVault(body: (sql: postgres.Sql, made: string[]) => Promise<void>): Promise<void> {
+async function withVault(
+  body: (sql: postgres.Sql, made: string[]) => Promise<void>,
+): Promise<void> {
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
   const made: string[] = [];
   try {
@@ -47,7 +49,9 @@ async function createSecret(
 ): Promise<string> {
   const [{ id }] = description === undefined
     ? await sql<{ id: string }[]>`select vault.create_secret(${secret}, ${name}) as id`
-    : await sql<{ id: string }[]>`select vault.create_secret(${secret}, ${name}, ${description}) as id`;
+    : await sql<
+      { id: string }[]
+    >`select vault.create_secret(${secret}, ${name}, ${description}) as id`;
   made.push(id);
   return id;
 }
@@ -136,9 +140,15 @@ for (const role of ["anon", "authenticated"]) {
           return await query(tx);
         });
       const denied = (error: unknown) => (error as { code?: string }).code === "42501";
-      await assert.rejects(asRole((tx) => tx`select decrypted_secret from vault.decrypted_secrets`), denied);
+      await assert.rejects(
+        asRole((tx) => tx`select decrypted_secret from vault.decrypted_secrets`),
+        denied,
+      );
       await assert.rejects(asRole((tx) => tx`select secret from vault.secrets`), denied);
-      await assert.rejects(asRole((tx) => tx`select vault.create_secret('x', ${uniqueName(role)})`), denied);
+      await assert.rejects(
+        asRole((tx) => tx`select vault.create_secret('x', ${uniqueName(role)})`),
+        denied,
+      );
     });
   });
 }

@@ -1,0 +1,1 @@
+../../../supabase/migrations/20261124001000_shops.sql

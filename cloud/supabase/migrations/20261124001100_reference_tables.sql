@@ -1,0 +1,1 @@
+../../../supabase/migrations/20261124001100_reference_tables.sql

@@ -1,0 +1,1 @@
+../../../supabase/migrations/20261124001200_operations.sql

@@ -1,0 +1,133 @@
+/**
+ * Talking to a running Conveyor from outside, as a user's parser would: seed shops, send records
+ * to the ingest API, wait until the pipeline has finished them, and summarise what it did. Used by
+ * the demo, the benchmark and the integration tests.
+ */
+import postgres from "postgres";
+
+export type Sql = postgres.Sql;
+
+export interface IngestTarget {
+  functionsUrl: string;
+  serviceRoleKey: string;
+}
+
+export interface IngestReply {
+  received: number;
+  batch_id: string;
+}
+
+export async function seedShops(sql: Sql): Promise<void> {
+  const seed = await Deno.readTextFile(new URL("../../supabase/seed.sql", import.meta.url));
+  await sql.unsafe(seed);
+}
+
+/** POSTs one batch to the ingest API; throws with the API's error text on anything but 202. */
+export async function ingestBatch(target: IngestTarget, records: unknown[]): Promise<IngestReply> {
+  const response = await fetch(`${target.functionsUrl}/ingest`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${target.serviceRoleKey}` },
+    body: JSON.stringify(records),
+  });
+  const text = await response.text();
+  if (response.status !== 202) throw new Error(`ingest answered ${response.status}: ${text}`);
+  return JSON.parse(text) as IngestReply;
+}
+
+/** Sends records in chunks, `concurrency` requests at a time; returns the batch ids. */
+export async function ingestAll(
+  target: IngestTarget,
+  records: unknown[],
+  options: { chunkSize?: number; concurrency?: number; onBatch?: (sent: number) => void } = {},
+): Promise<string[]> {
+  const chunkSize = options.chunkSize ?? 5000;
+  const concurrency = options.concurrency ?? 2;
+  const chunks: unknown[][] = [];
+  for (let i = 0; i < records.length; i += chunkSize) chunks.push(records.slice(i, i + chunkSize));
+  const batchIds: string[] = new Array(chunks.length);
+  let next = 0;
+  let sent = 0;
+  async function lane() {
+    while (next < chunks.length) {
+      const index = next++;
+      const reply = await ingestBatch(target, chunks[index]);
+      batchIds[index] = reply.batch_id;
+      sent += reply.received;
+      options.onBatch?.(sent);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, lane));
+  return batchIds;
+}
+
+export interface BatchProgress {
+  total: number;
+  received: number;
+  processed: number;
+  rejected: number;
+  failed: number;
+}
+
+export async function batchProgress(sql: Sql, batchIds: string[]): Promise<BatchProgress> {
+  const [row] = await sql<BatchProgress[]>`
+    select count(*)::int as total,
+           count(*) filter (where status = 'received')::int as received,
+           count(*) filter (where status = 'processed')::int as processed,
+           count(*) filter (where status = 'rejected')::int as rejected,
+           count(*) filter (where status = 'failed')::int as failed
+      from etl.sales_input
+     where batch_id = any (${batchIds}::uuid[])`;
+  return row;
+}
+
+/** Waits until no record of these batches is still `received`; throws after `timeoutMs`. */
+export async function waitUntilDrained(
+  sql: Sql,
+  batchIds: string[],
+  options: { timeoutMs?: number; pollMs?: number; onProgress?: (p: BatchProgress) => void } = {},
+): Promise<BatchProgress> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const progress = await batchProgress(sql, batchIds);
+    options.onProgress?.(progress);
+    if (progress.received === 0) return progress;
+    if (Date.now() > deadline) {
+      throw new Error(`pipeline did not drain in time: ${JSON.stringify(progress)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
+  }
+}
+
+export interface PipelineTotals {
+  operations: number;
+  products: number;
+  manufacturers: number;
+  categories: number;
+  product_groups: number;
+  product_kinds: number;
+  suppliers: number;
+  locations: number;
+}
+
+export async function pipelineTotals(sql: Sql): Promise<PipelineTotals> {
+  const [row] = await sql<PipelineTotals[]>`
+    select (select count(*) from public.operations)::int as operations,
+           (select count(*) from public.products)::int as products,
+           (select count(*) from public.manufacturers)::int as manufacturers,
+           (select count(*) from public.categories)::int as categories,
+           (select count(*) from public.product_groups)::int as product_groups,
+           (select count(*) from public.product_kinds)::int as product_kinds,
+           (select count(*) from public.suppliers)::int as suppliers,
+           (select count(*) from public.locations)::int as locations`;
+  return row;
+}
+
+export async function topRejections(sql: Sql, batchIds: string[], limit = 5): Promise<{ error: string; records: number }[]> {
+  return await sql<{ error: string; records: number }[]>`
+    select regexp_replace(error, '"[^"]*"', '"…"', 'g') as error, count(*)::int as records
+      from etl.sales_input
+     where batch_id = any (${batchIds}::uuid[]) and status in ('rejected', 'failed')
+     group by 1
+     order by 2 desc
+     limit ${limit}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * The local stack's commands, run as a user runs them, on a second stack with its own state
+ * folder and ports so the suite's main stack is untouched: up, up again (a no-op), status after a
+ * part is killed, env, down (nothing left running), up again.
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("the local stack comes up, stays up on a second up, tells the truth, and goes down cleanly", async (t) => {
+  const stateDir = await Deno.makeTempDir({ prefix: "conveyor-stack-test-" });
+  await Deno.chmod(stateDir, 0o755); // the postgres user must reach it when tests run as root
+  const env = {
+    CONVEYOR_STATE_DIR: stateDir,
+    CONVEYOR_LOCAL_DB_PORT: String(freePort()),
+    CONVEYOR_CLOUD_DB_PORT: String(freePort()),
+    CONVEYOR_FUNCTIONS_PORT: String(freePort()),
+    NO_COLOR: "1",
+  };
+  const stack = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `--config=${root}deno.json`, `${root}scripts/stack.ts`, ...args],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  const pids = () => {
+    const found: Record<string, number> = {};
+    for (const service of ["functions-server", "net-dispatcher"]) {
+      try {
+        found[service] = Number(Deno.readTextFileSync(`${stateDir}/run/${service}.pid`).trim());
+      } catch { /* not running */ }
+    }
+    for (const cluster of ["local", "cloud"]) {
+      try {
+        found[cluster] = Number(Deno.readTextFileSync(`${stateDir}/clusters/${cluster}/postmaster.pid`).split("\n")[0]);
+      } catch { /* not running */ }
+    }
+    return found;
+  };
+
+  try {
+    let first: Record<string, number> = {};
+    await t.step("up creates both clusters, applies migrations and starts the services", async () => {
+      const up = await stack("up");
+      assert.equal(up.code, 0, up.stderr + up.stdout);
+      assert.match(up.stdout, /local database\s+up/);
+      assert.match(up.stdout, /cloud database\s+up/);
+      assert.match(up.stdout, /functions server\s+up/);
+      assert.match(up.stdout, /extensions \(local\): pgmq: (real|stand-in), pg_net: (real|stand-in)/);
+      first = pids();
+      assert.ok(first.local && first.cloud && first["functions-server"], JSON.stringify(first));
+    });
+
+    await t.step("a second up is a no-op: same processes, nothing created", async () => {
+      const again = await stack("up");
+      assert.equal(again.code, 0, again.stderr);
+      assert.doesNotMatch(again.stderr, /creating|starting/);
+      assert.deepEqual(pids(), first);
+    });
+
+    await t.step("env prints the connection facts as KEY=\"value\" lines", async () => {
+      const out = await stack("env");
+      assert.equal(out.code, 0);
+      for (const key of ["API_URL", "DB_URL", "CLOUD_DB_URL", "FUNCTIONS_URL", "SERVICE_ROLE_KEY", "ANON_KEY"]) {
+        assert.match(out.stdout, new RegExp(`^${key}=".+"$`, "m"), `${key} missing`);
+      }
+      assert.match(out.stdout, new RegExp(`DB_URL=".*:${env.CONVEYOR_LOCAL_DB_PORT}/postgres"`));
+    });
+
+    await t.step("status tells the truth after the functions server is killed", async () => {
+      Deno.kill(first["functions-server"], "SIGKILL");
+      for (let i = 0; i < 50 && alive(first["functions-server"]); i++) await new Promise((r) => setTimeout(r, 50));
+      const status = await stack("status");
+      assert.equal(status.code, 3);
+      assert.match(status.stdout, /functions server\s+DOWN/);
+      assert.match(status.stdout, /local database\s+up/);
+    });
+
+    await t.step("status tells the truth after a database is killed", async () => {
+      Deno.kill(first.cloud, "SIGKILL");
+      for (let i = 0; i < 50 && alive(first.cloud); i++) await new Promise((r) => setTimeout(r, 50));
+      const status = await stack("status");
+      assert.equal(status.code, 3);
+      assert.match(status.stdout, /cloud database\s+DOWN/);
+    });
+
+    await t.step("up brings the killed parts back", async () => {
+      const up = await stack("up");
+      assert.equal(up.code, 0, up.stderr + up.stdout);
+      assert.match(up.stdout, /functions server\s+up/);
+      assert.match(up.stdout, /cloud database\s+up/);
+    });
+
+    await t.step("down stops everything it started and leaves no process behind", async () => {
+      const running = pids();
+      const down = await stack("down");
+      assert.equal(down.code, 0, down.stderr);
+      for (const [part, pid] of Object.entries(running)) {
+        for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(alive(pid), false, `${part} (pid ${pid}) still running`);
+      }
+      const status = await stack("status");
+      assert.equal(status.code, 3);
+      assert.doesNotMatch(status.stdout, /\sup\s{2}/);
+    });
+
+    await t.step("up after down works again, keeping the data", async () => {
+      const up = await stack("up");
+      assert.equal(up.code, 0, up.stderr + up.stdout);
+      assert.doesNotMatch(up.stderr, /creating the/);
+      const status = await stack("status");
+      assert.equal(status.code, 0, status.stdout);
+    });
+  } finally {
+    await stack("down");
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
+});
