@@ -222,10 +222,13 @@ export class FunctionsServer {
     const headers = new Headers(request.headers);
     headers.delete("host");
     try {
+      // Buffered, as Supabase's gateway does: a function may answer (413, 401) before reading
+      // the body, and must not turn that into a broken upload.
+      const body = request.body ? await request.arrayBuffer() : undefined;
       const response = await fetch(target, {
         method: request.method,
         headers,
-        body: request.body,
+        body,
         redirect: "manual",
         signal: AbortSignal.timeout(this.env.CONVEYOR_FUNCTION_WALL_CLOCK_MS),
       });

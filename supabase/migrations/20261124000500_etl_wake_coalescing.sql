@@ -7,6 +7,8 @@
 create table if not exists etl.function_wakes (
   function_name text primary key,
   min_interval interval not null default interval '250 milliseconds',
+  -- Operators may pause automatic wakes (triggers and pg_cron) during maintenance.
+  paused boolean not null default false,
   last_requested_at timestamptz not null default '-infinity',
   requests_sent bigint not null default 0
 );
@@ -26,9 +28,10 @@ as $$
 declare
   recent timestamptz;
   window_size interval;
+  is_paused boolean;
 begin
-  select w.last_requested_at, w.min_interval
-    into recent, window_size
+  select w.last_requested_at, w.min_interval, w.paused
+    into recent, window_size, is_paused
     from etl.function_wakes as w
    where w.function_name = request_wake.function_name;
   if not found then
@@ -37,6 +40,10 @@ begin
     on conflict on constraint function_wakes_pkey do nothing;
     recent := '-infinity';
     window_size := interval '250 milliseconds';
+    is_paused := false;
+  end if;
+  if is_paused then
+    return null;
   end if;
   -- Cheap check first, without a lock: most callers inside the window stop here.
   if recent > pg_catalog.clock_timestamp() - window_size then
@@ -46,6 +53,7 @@ begin
      set last_requested_at = pg_catalog.clock_timestamp(),
          requests_sent = w.requests_sent + 1
    where w.function_name = request_wake.function_name
+     and not w.paused
      and w.last_requested_at <= pg_catalog.clock_timestamp() - w.min_interval;
   if not found then
     return null; -- a concurrent statement woke it just now
@@ -55,7 +63,7 @@ end
 $$;
 
 comment on function etl.request_wake(text, text) is
-  'Wakes an edge function unless it was woken less than min_interval ago (coalescing); returns the pg_net request id or null when skipped.';
+  'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; returns the pg_net request id or null when skipped.';
 
 revoke all on function etl.request_wake(text, text) from public, anon, authenticated;
 
@@ -69,6 +77,9 @@ as $$
 declare
   pending boolean;
 begin
+  if exists (select from etl.function_wakes as w where w.function_name = wake_if_pending.function_name and w.paused) then
+    return null;
+  end if;
   execute pg_catalog.format(
     'select exists (select from pgmq.%I where vt <= pg_catalog.clock_timestamp())',
     'q_' || queue_name
@@ -81,6 +92,6 @@ end
 $$;
 
 comment on function etl.wake_if_pending(text, text) is
-  'Safety net run by pg_cron: wakes the function when its queue holds visible messages; returns the pg_net request id or null.';
+  'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); returns the pg_net request id or null.';
 
 revoke all on function etl.wake_if_pending(text, text) from public, anon, authenticated;

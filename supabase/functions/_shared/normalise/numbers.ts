@@ -19,8 +19,8 @@ export const QUANTITY_MAX_INTEGER_DIGITS = 15;
 /** unit_price is numeric(18,2). */
 export const UNIT_PRICE_SCALE = 2;
 export const UNIT_PRICE_MAX_INTEGER_DIGITS = 16;
-/** amount is numeric(18,2). */
-export const AMOUNT_MAX_INTEGER_DIGITS = 16;
+/** amount is numeric(20,2) (public.operations.amount). */
+export const AMOUNT_MAX_INTEGER_DIGITS = 18;
 
 /** A parsed decimal: digits without leading zeros ("0" at least) / trailing fraction zeros. */
 type Decimal = { negative: boolean; int: string; frac: string };
