@@ -5,7 +5,7 @@
  */
 import postgres from "postgres";
 import { type WorkerConfig, workerConfig } from "../../supabase/functions/_shared/config.ts";
-import { logger } from "../../supabase/functions/_shared/log.ts";
+import { log, type Logger } from "../../supabase/functions/_shared/log.ts";
 import { drainSalesQueue, type DrainSummary } from "../../supabase/functions/process-sales/drain.ts";
 import { seedShops } from "../../scripts/pipeline/sales_client.ts";
 import { stackEnv } from "./stack_env.ts";
@@ -107,7 +107,10 @@ export function testWorkerConfig(overrides: Partial<Record<keyof WorkerConfig, s
 
 /** Runs one worker drain in this process, as the edge function would. */
 export async function drainInProcess(sql: Sql, config: WorkerConfig): Promise<DrainSummary> {
-  return await drainSalesQueue(sql, config, logger({ function: "process-sales", test: true }));
+  const errorsOnly: Logger = (level, msg, fields = {}) => {
+    if (level === "error") log(level, msg, { function: "process-sales", test: true, ...fields });
+  };
+  return await drainSalesQueue(sql, config, errorsOnly);
 }
 
 export async function statuses(sql: Sql, tag: string): Promise<Record<string, number>> {
