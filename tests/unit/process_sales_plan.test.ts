@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { backoffSeconds } from "../../supabase/functions/process-sales/backoff.ts";
+import { planSalesBatch, type QueuedSale, splitBatch, supplierIdentity } from "../../supabase/functions/process-sales/plan.ts";
+
+const shops = new Map([
+  ["moba", { code: "moba", timezone: "Europe/Moscow", active: true }],
+]);
+
+function queued(overrides: Partial<QueuedSale> = {}): QueuedSale {
+  return {
+    msgId: 10,
+    readCount: 1,
+    inputId: 100,
+    status: "received",
+    lastError: null,
+    payload: {
+      source: "moba",
+      external_id: "A-1",
+      occurred_at: "2026-11-20T14:03:00+03:00",
+      quantity: 2,
+      unit_price: "1 499,50",
+      product: { sku: "ip13-lcd", name: "Дисплей", manufacturer: " APPLE " },
+      supplier: { name: "ООО Мобайл" },
+      location: { name: "Склад 1", city: "Краснодар" },
+    },
+    ...overrides,
+  };
+}
+
+Deno.test("a valid record is planned as a normalised row carrying its message, staging id and attempt", () => {
+  const batch = planSalesBatch([queued()], shops, 5);
+  assert.equal(batch.processed.length, 1);
+  const row = batch.processed[0];
+  assert.deepEqual([row.msg_id, row.input_id, row.attempts], [10, 100, 1]);
+  assert.equal(row.manufacturer, "APPLE");
+  assert.equal(row.manufacturer_key, "apple");
+  assert.equal(row.sku, "IP13-LCD");
+  assert.equal(row.amount, "2999.00");
+  assert.equal(row.supplier_key, "name:ооо мобайл");
+  assert.equal(row.category, null);
+});
+
+Deno.test("a record that breaks a rule is planned as a rejection naming the field", () => {
+  const batch = planSalesBatch([queued({ payload: { ...queued().payload as object, quantity: -1 } })], shops, 5);
+  assert.equal(batch.processed.length, 0);
+  assert.equal(batch.rejected.length, 1);
+  assert.match(batch.rejected[0].error, /^quantity: /);
+});
+
+Deno.test("a message read more often than the maximum attempts goes to the dead letter with its last error", () => {
+  const batch = planSalesBatch([queued({ readCount: 6, lastError: "deadlock detected" })], shops, 5);
+  assert.deepEqual(batch.failed, [{ input_id: 100, msg_id: 10, attempts: 5, error: "gave up after 5 attempts: deadlock detected" }]);
+});
+
+Deno.test("a message whose staging row is gone or already finished is only deleted", () => {
+  const batch = planSalesBatch([queued({ inputId: null, status: null }), queued({ msgId: 11, status: "processed" })], shops, 5);
+  assert.deepEqual(batch.done_msg_ids, [10, 11]);
+  assert.equal(batch.processed.length + batch.rejected.length + batch.failed.length, 0);
+});
+
+Deno.test("a supplier is its tax id when it has one, else its name", () => {
+  assert.equal(supplierIdentity({ name_key: "ооо мобайл", tax_id: "7701234567" }), "tax:7701234567");
+  assert.equal(supplierIdentity({ name_key: "ооо мобайл" }), "name:ооо мобайл");
+});
+
+Deno.test("splitting a batch keeps every message exactly once", () => {
+  const many = planSalesBatch(
+    Array.from({ length: 5 }, (_, i) => queued({ msgId: i, inputId: 100 + i })).concat(queued({ msgId: 99, status: "processed" })),
+    shops,
+    5,
+  );
+  const [a, b] = splitBatch(many);
+  assert.deepEqual([...a.processed, ...b.processed].map((r) => r.msg_id), [0, 1, 2, 3, 4]);
+  assert.deepEqual([...a.done_msg_ids, ...b.done_msg_ids], [99]);
+});
+
+Deno.test("backoff grows exponentially with the attempt, is capped, and is jittered within half its ceiling", () => {
+  assert.equal(backoffSeconds(1, 2, 300, () => 1), 2);
+  assert.equal(backoffSeconds(3, 2, 300, () => 1), 8);
+  assert.equal(backoffSeconds(3, 2, 300, () => 0), 4);
+  assert.equal(backoffSeconds(20, 2, 300, () => 1), 300);
+  for (let i = 0; i < 100; i++) {
+    const delay = backoffSeconds(4, 2, 300);
+    assert.ok(delay >= 8 && delay <= 16, String(delay));
+  }
+});
