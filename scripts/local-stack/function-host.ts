@@ -65,11 +65,16 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 // If the functions server dies without stopping us (SIGKILL), do not linger as an orphan.
 const parent = Deno.ppid;
-setInterval(() => {
+Deno.unrefTimer(setInterval(() => {
   if (Deno.ppid !== parent) Deno.exit(0);
-}, 1000);
+}, 1000));
 
-await import(new URL(entry, `file://${Deno.cwd()}/`).href);
+try {
+  await import(new URL(entry, `file://${Deno.cwd()}/`).href);
+} catch (error) {
+  console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+  Deno.exit(1);
+}
 if (!served) {
   console.error(JSON.stringify({ level: "error", msg: "index.ts did not call Deno.serve", entry }));
   Deno.exit(1);

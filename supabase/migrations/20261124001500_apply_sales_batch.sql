@@ -96,8 +96,9 @@ begin
    order by r.kind_key, r.input_id
   on conflict (name_key) do nothing;
 
-  -- Products: attributes follow the latest occurred_at (ties: the later staging row). A replay
-  -- (same occurred_at, same attributes) writes nothing.
+  -- Products: attributes follow the latest occurred_at (ties: the later staging row). The row
+  -- always remembers which record its attributes came from; updated_at moves only when an
+  -- attribute changes, so a replay leaves the product as it was.
   insert into public.products as p
     (manufacturer_id, sku, name, category_id, group_id, kind_id,
      attributes_from_occurred_at, attributes_from_input_id)
@@ -120,11 +121,8 @@ begin
            when (p.name, p.category_id, p.group_id, p.kind_id)
                 is distinct from (excluded.name, excluded.category_id, excluded.group_id, excluded.kind_id)
            then pg_catalog.now() else p.updated_at end
-   where excluded.attributes_from_occurred_at > p.attributes_from_occurred_at
-      or (excluded.attributes_from_occurred_at = p.attributes_from_occurred_at
-          and excluded.attributes_from_input_id > p.attributes_from_input_id
-          and (p.name, p.category_id, p.group_id, p.kind_id)
-              is distinct from (excluded.name, excluded.category_id, excluded.group_id, excluded.kind_id));
+   where (excluded.attributes_from_occurred_at, excluded.attributes_from_input_id)
+       > (p.attributes_from_occurred_at, p.attributes_from_input_id);
 
   insert into public.suppliers (name, tax_id, identity_key)
   select distinct on (r.supplier_key) r.supplier_name, r.supplier_tax_id, r.supplier_key
@@ -133,16 +131,24 @@ begin
    order by r.supplier_key, r.input_id
   on conflict (identity_key) do nothing;
 
-  -- Locations: first name seen; an address fills in when the location had none.
+  -- Locations: first name seen; an address fills in when the location had none (the first
+  -- address the batch offers).
   insert into public.locations as l (name, city, address, city_key, name_key)
-  select distinct on (r.city_key, r.location_key) r.location_name, r.city, r.address, r.city_key, r.location_key
+  select (pg_catalog.array_agg(r.location_name order by r.input_id))[1],
+         (pg_catalog.array_agg(r.city order by r.input_id))[1],
+         (pg_catalog.array_agg(r.address order by r.input_id) filter (where r.address is not null))[1],
+         r.city_key,
+         r.location_key
     from pg_temp.batch_sales as r
-   order by r.city_key, r.location_key, r.input_id
+   group by r.city_key, r.location_key
+   order by r.city_key, r.location_key
   on conflict (city_key, name_key) do update
      set address = excluded.address
    where l.address is null and excluded.address is not null;
 
-  -- Operations: the latest staging row per (source, external_id) wins; identical content writes nothing.
+  -- Operations: the latest staging row per (source, external_id) wins. The row always remembers
+  -- the newest staging row seen (so an older record retried later cannot win); updated_at moves
+  -- only when the content changes, so a replay leaves the operation as it was.
   insert into public.operations as o
     (source, external_id, occurred_at, type, quantity, unit_price, amount, currency,
      product_id, supplier_id, location_id, input_id)
@@ -166,13 +172,14 @@ begin
          supplier_id = excluded.supplier_id,
          location_id = excluded.location_id,
          input_id = excluded.input_id,
-         updated_at = pg_catalog.now()
-   where excluded.input_id > o.input_id
-     and (o.occurred_at, o.type, o.quantity, o.unit_price, o.amount, o.currency,
-          o.product_id, o.supplier_id, o.location_id)
-         is distinct from
-         (excluded.occurred_at, excluded.type, excluded.quantity, excluded.unit_price, excluded.amount,
-          excluded.currency, excluded.product_id, excluded.supplier_id, excluded.location_id);
+         updated_at = case
+           when (o.occurred_at, o.type, o.quantity, o.unit_price, o.amount, o.currency,
+                 o.product_id, o.supplier_id, o.location_id)
+                is distinct from
+                (excluded.occurred_at, excluded.type, excluded.quantity, excluded.unit_price, excluded.amount,
+                 excluded.currency, excluded.product_id, excluded.supplier_id, excluded.location_id)
+           then pg_catalog.now() else o.updated_at end
+   where excluded.input_id > o.input_id;
   get diagnostics operations_written = row_count;
 
   -- Staging rows: processed, rejected (a rule broken) or failed (attempts exhausted).
@@ -180,6 +187,7 @@ begin
      set status = 'processed', processed_at = pg_catalog.now(), error = null, attempts = r.attempts
     from pg_temp.batch_sales as r
    where s.id = r.input_id;
+  get diagnostics processed_count = row_count;
 
   with unprocessable as (
     select u.*, 'rejected' as outcome

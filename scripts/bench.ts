@@ -1,0 +1,517 @@
+/**
+ * The pipeline benchmark, on the local stack, next to a naive baseline on the same database:
+ *
+ *   1. throughput: N generated records (1% breaking a rule) through the ingest API, timed from
+ *      the first request until the pipeline has drained them (and the ingest requests alone);
+ *   2. wake latency: single records, each its own ingest request, sent at a steady pace; for each,
+ *      the time from just before its POST until its operation exists (through the wake path);
+ *   3. the worker's peak memory: the process-sales function process, read from /proc;
+ *   4. the naive baseline (scripts/bench/naive_baseline.ts): one job and one transaction per
+ *      record, with the same concurrency as Conveyor's workers, on a smaller sample.
+ *
+ *   deno task bench [--records 100000] [--baseline-records 10000] [--latency-samples 200]
+ *                   [--latency-interval-ms 50] [--restart-worker] [--json]
+ *
+ * Progress goes to stderr; the table (or with --json, a JSON object) to stdout. Exits 0 when a
+ * target is missed (it is a benchmark, not a test) and prints MISSED next to it.
+ * --restart-worker stops the process-sales function process first (the functions server starts
+ * a fresh one on the next request), so its VmHWM is this run's peak; without it the peak RSS is
+ * sampled during the throughput phase and VmHWM is the peak since that process started.
+ */
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { z } from "zod";
+import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
+import { isAlive, serviceState } from "./local-stack/processes.ts";
+import { repoRoot } from "./local-stack/settings.ts";
+import { bringUp, describeStack, stackEnvLines } from "./local-stack/stack.ts";
+import {
+  type BatchProgress,
+  ingestAll,
+  ingestBatch,
+  type IngestTarget,
+  seedShops,
+  type Sql,
+  waitUntilDrained,
+} from "./pipeline/sales_client.ts";
+import { generateSales } from "./sample/sales_sample.ts";
+
+const targets = {
+  recordsPerSecond: 20_000,
+  ratio: 20,
+  latencyP95Ms: 2_000,
+  /** Supabase's edge function memory limit. */
+  workerMemoryMb: 256,
+};
+/** Conveyor's worker concurrency (PROCESS_SALES_MAX_WORKERS); the baseline gets as many loops. */
+const workerConcurrency = 2;
+const ingestChunk = 10_000;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    records: { type: "string", default: "100000" },
+    "baseline-records": { type: "string", default: "10000" },
+    "latency-samples": { type: "string", default: "200" },
+    "latency-interval-ms": { type: "string", default: "50" },
+    "restart-worker": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  },
+});
+const options = z.object({
+  records: z.coerce.number().int().positive(),
+  "baseline-records": z.coerce.number().int().positive(),
+  "latency-samples": z.coerce.number().int().positive(),
+  "latency-interval-ms": z.coerce.number().int().positive(),
+  "restart-worker": z.boolean(),
+  json: z.boolean(),
+}).parse(values);
+
+const say = (line: string) => console.error(line);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for a quiet pipeline
+
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      say(
+        `  warning: ${what} not reached after ${
+          timeoutMs / 1000
+        } s; carrying on (figures may be noisy)`,
+      );
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+async function queueIsEmpty(sql: Sql): Promise<boolean> {
+  const [row] = await sql<
+    { queued: number }[]
+  >`select queue_length::int as queued from pgmq.metrics('sales_input'::text)`;
+  return row.queued === 0;
+}
+
+async function workersAreIdle(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ busy: number }[]>`
+    select count(*)::int as busy from pg_locks
+     where locktype = 'advisory' and classid::int = hashtext('conveyor:process-sales') and granted`;
+  return row.busy === 0;
+}
+
+/** An empty sales queue and no worker holding a slot, so a phase starts from rest. */
+async function waitForQuietPipeline(sql: Sql): Promise<void> {
+  await waitFor("an empty sales queue", () => queueIsEmpty(sql), 120_000);
+  await waitFor("idle process-sales workers", () => workersAreIdle(sql), 30_000);
+}
+
+async function warnIfWakesPaused(sql: Sql): Promise<void> {
+  const [row] = await sql<{ paused: boolean }[]>`
+    select paused from etl.function_wakes where function_name = 'process-sales'`;
+  if (row?.paused) {
+    say(
+      "  warning: automatic wakes of process-sales are paused (etl.function_wakes); figures will suffer",
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker's memory, from /proc
+
+interface WorkerMemory {
+  pids: number[];
+  /** Highest VmRSS seen while sampling, this run. */
+  sampledPeakMb: number | null;
+  /** VmHWM: the peak since the process started. */
+  hwmMb: number | null;
+}
+
+function procStatus(pid: number): Record<string, string> | undefined {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Object.fromEntries(
+      text.split("\n").map((line) => line.split(/:\s*/, 2) as [string, string]),
+    );
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+const kbToMb = (field?: string) => (field ? Number.parseInt(field, 10) / 1024 : 0);
+
+/** The process-sales function process(es) of this stack's functions server. */
+function workerPids(): number[] {
+  const server = serviceState("functions-server").pid;
+  const entry = `${repoRoot}/supabase/functions/process-sales/index.ts`;
+  const pids: number[] = [];
+  for (const dir of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(dir.name)) continue;
+    let argv: string[];
+    try {
+      argv = Deno.readTextFileSync(`/proc/${dir.name}/cmdline`).split("\0");
+    } catch {
+      continue;
+    }
+    if (!argv.some((a) => a.endsWith("function-host.ts")) || !argv.includes(entry)) continue;
+    if (server !== undefined && procStatus(Number(dir.name))?.PPid !== String(server)) continue;
+    pids.push(Number(dir.name));
+  }
+  return pids;
+}
+
+/** Samples the worker's RSS every `intervalMs` until stopped (the process may start meanwhile). */
+function sampleWorkerMemory(intervalMs = 100): { stop(): WorkerMemory } {
+  const seen = new Set<number>();
+  let peak = 0;
+  const sample = () => {
+    for (const pid of workerPids()) {
+      seen.add(pid);
+      peak = Math.max(peak, kbToMb(procStatus(pid)?.VmRSS));
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const hwm = [...seen].map((pid) => kbToMb(procStatus(pid)?.VmHWM)).filter((mb) => mb > 0);
+      return {
+        pids: [...seen],
+        sampledPeakMb: peak > 0 ? peak : null,
+        hwmMb: hwm.length > 0 ? Math.max(...hwm) : null,
+      };
+    },
+  };
+}
+
+/** Stops the idle worker process so the next request starts a fresh one (--restart-worker). */
+async function restartWorkerProcess(sql: Sql): Promise<void> {
+  await waitForQuietPipeline(sql);
+  for (const pid of workerPids()) {
+    say(
+      `  stopping the process-sales function process (pid ${pid}); the next wake starts a fresh one`,
+    );
+    Deno.kill(pid, "SIGTERM");
+    await waitFor(`pid ${pid} to exit`, () => Promise.resolve(!isAlive(pid)), 10_000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 1: throughput
+
+interface Throughput {
+  records: number;
+  ingestMs: number;
+  totalMs: number;
+  recordsPerSecond: number;
+  progress: BatchProgress;
+  memory: WorkerMemory;
+}
+
+async function measureThroughput(
+  sql: Sql,
+  target: IngestTarget,
+  records: unknown[],
+): Promise<Throughput> {
+  say(
+    `\nthroughput: ${records.length} records through the ingest API (chunks of ${ingestChunk}, 2 at a time)`,
+  );
+  const memory = sampleWorkerMemory();
+  const started = performance.now();
+  const batchIds = await ingestAll(target, records, { chunkSize: ingestChunk, concurrency: 2 });
+  const ingestMs = performance.now() - started;
+  let shown = started;
+  const progress = await waitUntilDrained(sql, batchIds, {
+    timeoutMs: 900_000,
+    pollMs: 100, // the progress query counts the run's staging rows: keep it light
+    onProgress: (p) => {
+      if (performance.now() - shown < 2000) return;
+      shown = performance.now();
+      say(`  ${p.total - p.received}/${p.total} done`);
+    },
+  });
+  const totalMs = performance.now() - started;
+  return {
+    records: records.length,
+    ingestMs,
+    totalMs,
+    recordsPerSecond: records.length / (totalMs / 1000),
+    progress,
+    memory: memory.stop(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 2: wake latency
+
+interface Latency {
+  samples: number;
+  seen: number;
+  /** Records whose operation did not appear within `lostAfterMs` of the last request. */
+  lost: number;
+  intervalMs: number;
+  /** The first record, sent to an idle pipeline (no worker running). */
+  firstMs: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+}
+
+type SaleKey = { source: string; external_id: string };
+const keyOf = (r: SaleKey) => `${r.source}\u0000${r.external_id}`;
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/**
+ * Polls public.operations every `pollMs` for all outstanding records in one query; a record's
+ * latency is taken when the poll that finds it answers (an upper bound by up to one poll).
+ */
+async function pollOperations(
+  sql: Sql,
+  sentAt: Map<string, number>,
+  latencies: Map<string, number>,
+  expected: number,
+  deadline: () => number,
+  pollMs = 10,
+): Promise<void> {
+  while (latencies.size < expected && performance.now() < deadline()) {
+    const began = performance.now();
+    const outstanding = [...sentAt.keys()].filter((key) => !latencies.has(key)).map((key) =>
+      key.split("\u0000")
+    );
+    if (outstanding.length > 0) {
+      const rows = await sql<SaleKey[]>`
+        select o.source, o.external_id
+          from unnest(${outstanding.map((k) => k[0])}::text[], ${
+        outstanding.map((k) => k[1])
+      }::text[]) as k(source, external_id)
+          join public.operations as o on o.source = k.source and o.external_id = k.external_id`;
+      const answeredAt = performance.now();
+      for (const row of rows) latencies.set(keyOf(row), answeredAt - sentAt.get(keyOf(row))!);
+    }
+    await sleep(Math.max(0, pollMs - (performance.now() - began)));
+  }
+}
+
+/** Sends one record per request every `intervalMs`, without waiting for earlier ones to finish. */
+async function sendAtPace(
+  target: IngestTarget,
+  records: SaleKey[],
+  intervalMs: number,
+  sentAt: Map<string, number>,
+): Promise<void> {
+  const started = performance.now();
+  const requests: Promise<unknown>[] = [];
+  for (const [i, record] of records.entries()) {
+    await sleep(Math.max(0, started + i * intervalMs - performance.now()));
+    sentAt.set(keyOf(record), performance.now());
+    requests.push(ingestBatch(target, [record]));
+  }
+  await Promise.all(requests);
+}
+
+const lostAfterMs = 30_000;
+
+async function measureWakeLatency(sql: Sql, target: IngestTarget, runId: string): Promise<Latency> {
+  const samples = options["latency-samples"];
+  const intervalMs = options["latency-interval-ms"];
+  say(`\nwake latency: ${samples} single-record requests, one every ${intervalMs} ms`);
+  const records = generateSales({
+    count: samples,
+    runId: `${runId}-latency`,
+    seed: 7,
+    badShare: 0,
+    replayShare: 0,
+    correctionShare: 0,
+  }) as unknown as SaleKey[];
+  await waitForQuietPipeline(sql);
+  const sentAt = new Map<string, number>();
+  const latencies = new Map<string, number>();
+  let sendingDoneAt = Infinity;
+  await Promise.all([
+    sendAtPace(target, records, intervalMs, sentAt).then(() => (sendingDoneAt = performance.now())),
+    pollOperations(sql, sentAt, latencies, samples, () => sendingDoneAt + lostAfterMs),
+  ]);
+  const lost = samples - latencies.size;
+  if (lost > 0) {
+    say(
+      `  warning: ${lost} records had no operation ${lostAfterMs / 1000} s after the last request`,
+    );
+  }
+  // A lost record counts as an infinite latency, so it can only push the percentiles up.
+  const sorted = [...latencies.values(), ...Array(lost).fill(Infinity)].sort((a, b) => a - b);
+  return {
+    samples,
+    seen: latencies.size,
+    lost,
+    intervalMs,
+    firstMs: latencies.get(keyOf(records[0])) ?? null,
+    p50Ms: percentile(sorted, 0.5),
+    p95Ms: percentile(sorted, 0.95),
+    maxMs: sorted.at(-1) ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 3: the naive baseline
+
+async function measureBaseline(sql: Sql, dbUrl: string, runId: string): Promise<NaiveResult> {
+  const count = options["baseline-records"];
+  say(
+    `\nnaive baseline: ${count} records, one job and one transaction each, ${workerConcurrency} worker loops`,
+  );
+  const records = generateSales({ count, runId: `${runId}-naive`, seed: 11, badShare: 0.01 });
+  await waitForQuietPipeline(sql);
+  return await runNaiveBaseline(dbUrl, records, { concurrency: workerConcurrency });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface Figures {
+  stack: Record<string, Record<string, string>>;
+  conveyor: Throughput;
+  latency: Latency;
+  baseline: NaiveResult;
+  ratio: number;
+  targets: typeof targets;
+  missed: string[];
+}
+
+const integer = (n: number) => Math.round(n).toLocaleString("en-US");
+function ms(n: number | null): string {
+  if (n === null) return "?";
+  return n === Infinity ? "never" : String(Math.round(n));
+}
+const mb = (n: number | null) => (n === null ? "?" : `${Math.round(n)} MB`);
+const met = (ok: boolean) => (ok ? "" : "  MISSED");
+
+function missedTargets(f: Omit<Figures, "missed">): string[] {
+  const missed: string[] = [];
+  if (f.conveyor.recordsPerSecond < targets.recordsPerSecond) missed.push("throughput");
+  if (f.ratio < targets.ratio) missed.push("ratio");
+  if (f.latency.p95Ms === null || f.latency.p95Ms >= targets.latencyP95Ms) missed.push("latency");
+  if (f.latency.lost > 0) missed.push("lost");
+  const memory = f.conveyor.memory.sampledPeakMb;
+  if (memory === null || memory >= targets.workerMemoryMb) missed.push("memory");
+  return missed;
+}
+
+function table(f: Figures): string {
+  const { conveyor: c, latency: l, baseline: b, missed } = f;
+  const rows: string[][] = [
+    ["", "Conveyor", "naive baseline", "ratio", "target"],
+    [
+      "end-to-end records/s",
+      integer(c.recordsPerSecond),
+      integer(b.recordsPerSecond),
+      `${f.ratio.toFixed(1)}x`,
+      `>= ${integer(targets.recordsPerSecond)} and >= ${targets.ratio}x` +
+      met(!missed.includes("throughput") && !missed.includes("ratio")),
+    ],
+    [
+      "records / seconds",
+      `${integer(c.records)} / ${(c.totalMs / 1000).toFixed(2)} s`,
+      `${integer(b.records)} / ${(b.ms / 1000).toFixed(2)} s`,
+      "",
+      "",
+    ],
+    [
+      "ingest requests alone",
+      `${(c.ingestMs / 1000).toFixed(2)} s`,
+      `${(b.enqueueMs / 1000).toFixed(2)} s`,
+      "",
+      "",
+    ],
+    [
+      "wake latency p50/p95",
+      `${ms(l.p50Ms)}/${ms(l.p95Ms)} ms`,
+      "-",
+      "",
+      `p95 < ${targets.latencyP95Ms} ms` + met(!missed.includes("latency")),
+    ],
+    ["wake latency first/max", `${ms(l.firstMs)}/${ms(l.maxMs)} ms`, "-", "", ""],
+    [
+      "records never processed",
+      `${l.lost} of ${l.samples}`,
+      "-",
+      "",
+      "0" + met(!missed.includes("lost")),
+    ],
+    [
+      "worker peak memory",
+      mb(c.memory.sampledPeakMb),
+      "-",
+      "",
+      `< ${targets.workerMemoryMb} MB` + met(!missed.includes("memory")),
+    ],
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] + 3)).join("").trimEnd());
+  const notes = [
+    `Conveyor: ${c.progress.processed} processed, ${c.progress.rejected} rejected, ${c.progress.failed} failed; ` +
+    `baseline: ${b.processed} processed, ${b.rejected} rejected.`,
+    `Wake latency: one request every ${l.intervalMs} ms; "first" is a record sent while no worker was running; ` +
+    `a record is "never processed" when its operation had not appeared ${
+      lostAfterMs / 1000
+    } s after the last request.`,
+    `Worker memory: highest RSS sampled during the throughput phase (pid ${
+      c.memory.pids.join(", ") || "?"
+    }); ` +
+    `VmHWM since that process started: ${mb(c.memory.hwmMb)}.`,
+  ];
+  return [...lines, "", ...notes].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+await bringUp(say);
+const stack = await describeStack();
+if (options.json) say(stack.text);
+else console.log(stack.text);
+const env = await stackEnvLines();
+const target: IngestTarget = {
+  functionsUrl: env.FUNCTIONS_URL,
+  serviceRoleKey: env.SERVICE_ROLE_KEY,
+};
+const sql = postgres(env.DB_URL, { max: 4, onnotice: () => {} });
+try {
+  await seedShops(sql);
+  await warnIfWakesPaused(sql);
+  const runId = `bench-${Date.now().toString(36)}`;
+  const records = generateSales({ count: options.records, runId, seed: 42, badShare: 0.01 });
+  if (options["restart-worker"]) await restartWorkerProcess(sql);
+  await waitForQuietPipeline(sql);
+  const conveyor = await measureThroughput(sql, target, records);
+  const latency = await measureWakeLatency(sql, target, runId);
+  const baseline = await measureBaseline(sql, env.DB_URL, runId);
+  const partial = {
+    stack: stack.extensions,
+    conveyor,
+    latency,
+    baseline,
+    ratio: conveyor.recordsPerSecond / baseline.recordsPerSecond,
+    targets,
+  };
+  const figures: Figures = { ...partial, missed: missedTargets(partial) };
+  if (options.json) {
+    console.log(JSON.stringify(figures, null, 2));
+  } else {
+    console.log(`\nConveyor benchmark, local stack\n`);
+    console.log(table(figures));
+  }
+} finally {
+  await sql.end();
+}

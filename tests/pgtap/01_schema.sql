@@ -1,0 +1,216 @@
+-- Schema of the sales pipeline: tables, columns, keys and the identities they enforce; row level
+-- security and API role privileges on public tables; the etl schema closed to the API roles; every
+-- SECURITY DEFINER function in etl pinned to an empty search_path and documented.
+-- Runs in one transaction that is rolled back: nothing persists.
+
+begin;
+select plan(129);
+
+-- Tables -----------------------------------------------------------------------------------------
+
+select has_schema('etl', 'schema etl exists');
+
+select has_table('public', t, format('table public.%s exists', t))
+  from unnest(array['shops', 'manufacturers', 'categories', 'product_groups', 'product_kinds',
+                    'products', 'suppliers', 'locations', 'operations']) as t;
+
+select has_table('etl', t, format('table etl.%s exists', t))
+  from unnest(array['sales_input', 'function_wakes']) as t;
+
+select ok(exists (select from pgmq.list_queues() as q where q.queue_name = 'sales_input'),
+          'pgmq queue sales_input exists');
+
+-- Columns ----------------------------------------------------------------------------------------
+
+select has_column(s, t, c, format('%s.%s has column %s', s, t, c))
+  from (values
+    ('public', 'shops', array['code', 'name', 'city', 'timezone', 'active', 'updated_at']),
+    ('public', 'manufacturers', array['id', 'name', 'name_key', 'created_at']),
+    ('public', 'categories', array['id', 'name', 'name_key', 'created_at']),
+    ('public', 'product_groups', array['id', 'name', 'name_key', 'created_at']),
+    ('public', 'product_kinds', array['id', 'name', 'name_key', 'created_at']),
+    ('public', 'products', array['id', 'manufacturer_id', 'sku', 'name', 'category_id', 'group_id',
+                                 'kind_id', 'attributes_from_occurred_at', 'attributes_from_input_id',
+                                 'created_at', 'updated_at']),
+    ('public', 'suppliers', array['id', 'name', 'tax_id', 'identity_key', 'created_at']),
+    ('public', 'locations', array['id', 'name', 'city', 'address', 'city_key', 'name_key', 'created_at']),
+    ('public', 'operations', array['id', 'source', 'external_id', 'occurred_at', 'type', 'quantity',
+                                   'unit_price', 'amount', 'currency', 'product_id', 'supplier_id',
+                                   'location_id', 'input_id', 'created_at', 'updated_at']),
+    ('etl', 'sales_input', array['id', 'payload', 'received_at', 'batch_id', 'status', 'error',
+                                 'attempts', 'processed_at']),
+    ('etl', 'function_wakes', array['function_name', 'min_interval', 'paused', 'last_requested_at',
+                                    'requests_sent'])
+  ) as v(s, t, cols)
+  cross join lateral unnest(v.cols) with ordinality as c(c, n)
+ order by s, t, n;
+
+-- Keys -------------------------------------------------------------------------------------------
+
+select col_is_pk('public', 'shops', 'code', 'shops: primary key is code');
+select col_is_pk('public', t, 'id', format('%s: primary key is id', t))
+  from unnest(array['manufacturers', 'categories', 'product_groups', 'product_kinds',
+                    'products', 'suppliers', 'locations', 'operations']) as t;
+select col_is_pk('etl', 'sales_input', 'id', 'etl.sales_input: primary key is id (the input_id)');
+select col_is_pk('etl', 'function_wakes', 'function_name', 'etl.function_wakes: primary key is function_name');
+
+select col_is_unique('public', t, array['name_key'], format('%s: name_key is unique', t))
+  from unnest(array['manufacturers', 'categories', 'product_groups', 'product_kinds']) as t;
+select col_is_unique('public', 'products', array['manufacturer_id', 'sku'],
+                     'products: (manufacturer_id, sku) is unique');
+select col_is_unique('public', 'suppliers', array['identity_key'], 'suppliers: identity_key is unique');
+select col_is_unique('public', 'locations', array['city_key', 'name_key'],
+                     'locations: (city_key, name_key) is unique');
+select col_is_unique('public', 'operations', array['source', 'external_id'],
+                     'operations: (source, external_id) is unique');
+
+select fk_ok('public', 'products', 'manufacturer_id', 'public', 'manufacturers', 'id');
+select fk_ok('public', 'products', 'category_id', 'public', 'categories', 'id');
+select fk_ok('public', 'products', 'group_id', 'public', 'product_groups', 'id');
+select fk_ok('public', 'products', 'kind_id', 'public', 'product_kinds', 'id');
+select fk_ok('public', 'operations', 'source', 'public', 'shops', 'code');
+select fk_ok('public', 'operations', 'product_id', 'public', 'products', 'id');
+select fk_ok('public', 'operations', 'supplier_id', 'public', 'suppliers', 'id');
+select fk_ok('public', 'operations', 'location_id', 'public', 'locations', 'id');
+
+-- The identities hold in practice: a second row with the same identity is refused.
+
+insert into public.shops (code, name, city, timezone, active)
+values ('moba', 'Moba', 'Краснодар', 'Europe/Moscow', true)
+on conflict (code) do nothing;
+
+insert into public.manufacturers (name, name_key) values ('PgTap01 Maker', 'pgtap01 maker');
+insert into public.products (manufacturer_id, sku, name, attributes_from_occurred_at, attributes_from_input_id)
+select id, 'PGTAP01-SKU', 'PgTap01 Display', '2026-11-20 11:00+00', 1
+  from public.manufacturers where name_key = 'pgtap01 maker';
+insert into public.suppliers (name, tax_id, identity_key) values ('PgTap01 Supplier', '0100000001', 'tax:0100000001');
+insert into public.locations (name, city, city_key, name_key) values ('PgTap01 Store', 'Krasnodar', 'pgtap01 city', 'pgtap01 store');
+insert into public.operations (source, external_id, occurred_at, type, quantity, unit_price, amount, currency,
+                               product_id, location_id, input_id)
+select 'moba', 'pgtap01-op-1', '2026-11-20 11:00+00', 'sale', 1, 10, 10, 'RUB', p.id, l.id, 1
+  from public.products as p, public.locations as l
+ where p.sku = 'PGTAP01-SKU' and l.name_key = 'pgtap01 store';
+
+select throws_ok(
+  $$insert into public.manufacturers (name, name_key) values ('PGTAP01 MAKER', 'pgtap01 maker')$$,
+  '23505', null, 'manufacturers: a second row with the same name_key is refused');
+select throws_ok(
+  $$insert into public.products (manufacturer_id, sku, name, attributes_from_occurred_at, attributes_from_input_id)
+    select id, 'PGTAP01-SKU', 'Other name', '2026-11-21 11:00+00', 2
+      from public.manufacturers where name_key = 'pgtap01 maker'$$,
+  '23505', null, 'products: a second row with the same (manufacturer_id, sku) is refused');
+select throws_ok(
+  $$insert into public.suppliers (name, tax_id, identity_key) values ('Other name', '0100000001', 'tax:0100000001')$$,
+  '23505', null, 'suppliers: a second row with the same identity_key is refused');
+select throws_ok(
+  $$insert into public.locations (name, city, city_key, name_key) values ('PGTAP01 STORE', 'Krasnodar', 'pgtap01 city', 'pgtap01 store')$$,
+  '23505', null, 'locations: a second row with the same (city_key, name_key) is refused');
+select throws_ok(
+  $$insert into public.operations (source, external_id, occurred_at, type, quantity, unit_price, amount, currency,
+                                   product_id, location_id, input_id)
+    select 'moba', 'pgtap01-op-1', '2026-11-21 11:00+00', 'return', 2, 10, 20, 'RUB', p.id, l.id, 2
+      from public.products as p, public.locations as l
+     where p.sku = 'PGTAP01-SKU' and l.name_key = 'pgtap01 store'$$,
+  '23505', null, 'operations: a second row with the same (source, external_id) is refused');
+
+-- Row level security and API privileges on public tables --------------------------------------
+
+select is(
+  array(select c.relname::text
+          from pg_catalog.pg_class as c
+         where c.relnamespace = 'public'::regnamespace
+           and c.relkind in ('r', 'p')
+           and not c.relrowsecurity
+         order by 1),
+  '{}'::text[],
+  'row level security is enabled on every public table');
+
+select is(
+  array(select c.relname::text
+          from pg_catalog.pg_class as c
+         where c.relnamespace = 'public'::regnamespace
+           and c.relkind in ('r', 'p')
+           and not exists (select from pg_catalog.pg_policies as p
+                            where p.schemaname = 'public' and p.tablename = c.relname
+                              and p.cmd in ('SELECT', 'ALL') and p.permissive = 'PERMISSIVE'
+                              and p.roles && array['authenticated', 'public']::name[])
+         order by 1),
+  '{}'::text[],
+  'every public table has a policy letting signed-in users read it');
+
+select is(
+  array(select format('%s %s on %s', r.role, pr.privilege, c.relname)
+          from pg_catalog.pg_class as c
+          cross join unnest(array['anon', 'authenticated']) as r(role)
+          cross join unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) as pr(privilege)
+         where c.relnamespace = 'public'::regnamespace
+           and c.relkind in ('r', 'p')
+           and (pg_catalog.has_table_privilege(r.role, c.oid, pr.privilege)
+                or (pr.privilege in ('INSERT', 'UPDATE')
+                    and pg_catalog.has_any_column_privilege(r.role, c.oid, pr.privilege)))
+         order by 1),
+  '{}'::text[],
+  'anon and authenticated cannot INSERT, UPDATE, DELETE or TRUNCATE any public table (table or column grants)');
+
+select is(
+  array(select c.relname::text
+          from pg_catalog.pg_class as c
+         where c.relnamespace = 'public'::regnamespace
+           and c.relkind in ('r', 'p')
+           and not pg_catalog.has_table_privilege('authenticated', c.oid, 'SELECT')
+         order by 1),
+  '{}'::text[],
+  'authenticated can SELECT every public table');
+
+-- The etl schema is closed to the API roles -----------------------------------------------------
+
+select schema_privs_are('etl', 'anon', array[]::text[], 'anon has no privileges on schema etl');
+select schema_privs_are('etl', 'authenticated', array[]::text[], 'authenticated has no privileges on schema etl');
+select ok(pg_catalog.has_schema_privilege('service_role', 'etl', 'USAGE'), 'service_role can use schema etl');
+
+select is(
+  array(select format('%s %s on %s', r.role, pr.privilege, c.relname)
+          from pg_catalog.pg_class as c
+          cross join unnest(array['anon', 'authenticated']) as r(role)
+          cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) as pr(privilege)
+         where c.relnamespace = 'etl'::regnamespace
+           and c.relkind in ('r', 'p', 'v', 'm')
+           and pg_catalog.has_table_privilege(r.role, c.oid, pr.privilege)
+         order by 1),
+  '{}'::text[],
+  'anon and authenticated hold no privileges on etl tables and views');
+
+select is(
+  array(select format('%s may execute %s', r.role, p.oid::regprocedure)
+          from pg_catalog.pg_proc as p
+          cross join unnest(array['anon', 'authenticated']) as r(role)
+         where p.pronamespace = 'etl'::regnamespace
+           and pg_catalog.has_function_privilege(r.role, p.oid, 'EXECUTE')
+         order by 1),
+  '{}'::text[],
+  'anon and authenticated cannot execute any etl function');
+
+-- SECURITY DEFINER functions: empty search_path and a comment ----------------------------------
+
+select isnt_empty(
+  $$select from pg_catalog.pg_proc where pronamespace = 'etl'::regnamespace and prosecdef$$,
+  'etl has SECURITY DEFINER functions to check');
+
+select is(
+  array(select format('%s:%s%s', p.oid::regprocedure,
+                      case when p.proconfig is null or not ('search_path=""' = any (p.proconfig))
+                           then ' search_path not pinned to empty' else '' end,
+                      case when coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
+                           then ' no comment' else '' end)
+          from pg_catalog.pg_proc as p
+         where p.pronamespace = 'etl'::regnamespace
+           and p.prosecdef
+           and (p.proconfig is null
+                or not ('search_path=""' = any (p.proconfig))
+                or coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = '')
+         order by 1),
+  '{}'::text[],
+  'every SECURITY DEFINER function in etl sets search_path = '''' and has a comment');
+
+select * from finish();
+rollback;
