@@ -15,11 +15,12 @@ create table if not exists etl.sales_input (
   error text,
   attempts integer not null default 0,
   processed_at timestamptz
-);
+)
+-- Each row is updated once or twice after insert (processed, rejected...). Free space in every
+-- page, and no index on status, keep those updates HOT: about 3x cheaper than moving the row.
+with (fillfactor = 50);
 
 create index if not exists sales_input_batch_id_idx on etl.sales_input (batch_id);
-create index if not exists sales_input_unfinished_idx on etl.sales_input (status)
-  where status <> 'processed';
 
 comment on table etl.sales_input is
   'Sales records exactly as received by the ingest API, with status received|processed|rejected|failed, the last error and attempts.';

@@ -52,10 +52,17 @@ Deno.test("a message read more often than the maximum attempts goes to the dead 
   assert.deepEqual(batch.failed, [{ input_id: 100, msg_id: 10, attempts: 5, error: "gave up after 5 attempts: deadlock detected" }]);
 });
 
-Deno.test("a message whose staging row is gone or already finished is only deleted", () => {
-  const batch = planSalesBatch([queued({ inputId: null, status: null }), queued({ msgId: 11, status: "processed" })], shops, 5);
-  assert.deepEqual(batch.done_msg_ids, [10, 11]);
+Deno.test("a duplicate delivery of a finished record is only deleted", () => {
+  const batch = planSalesBatch([queued({ msgId: 11, status: "processed" }), queued({ msgId: 12, status: "rejected" })], shops, 5);
+  assert.deepEqual(batch.done_msg_ids, [11, 12]);
   assert.equal(batch.processed.length + batch.rejected.length + batch.failed.length, 0);
+});
+
+Deno.test("a message whose staging row is not visible is left for a later read, and dropped after the last attempt", () => {
+  const early = planSalesBatch([queued({ inputId: null, status: null, payload: null })], shops, 5);
+  assert.deepEqual(early, { processed: [], rejected: [], failed: [], done_msg_ids: [] });
+  const late = planSalesBatch([queued({ inputId: null, status: null, payload: null, readCount: 6 })], shops, 5);
+  assert.deepEqual(late.done_msg_ids, [10]);
 });
 
 Deno.test("a supplier is its tax id when it has one, else its name", () => {

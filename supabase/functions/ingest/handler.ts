@@ -18,8 +18,8 @@ export async function storeSalesBatch(sql: Sql, recordsJson: string): Promise<{ 
   const [row] = await sql<{ received: number }[]>`
     with stored as (
       insert into etl.sales_input (payload, batch_id)
-      select r.value, ${batchId}::uuid
-        from jsonb_array_elements(${recordsJson}::text::jsonb) with ordinality as r(value, position)
+      select r.value::jsonb, ${batchId}::uuid
+        from json_array_elements(${recordsJson}::text::json) with ordinality as r(value, position)
        order by r.position
       returning 1
     )

@@ -41,23 +41,33 @@ interface ApplyCounts {
   failed: number;
 }
 
+/**
+ * Reads a batch of messages, then their staging rows in a second statement. Not one statement:
+ * pgmq.read runs its query with a newer snapshot than the statement around it, so a join could
+ * miss a staging row committed together with its message and take the message for a stray.
+ */
 async function readSalesBatch(conn: Reserved, config: WorkerConfig): Promise<QueuedSale[]> {
-  const rows = await conn<
-    { msg_id: string; read_ct: number; input_id: string | null; status: string | null; payload: unknown; error: string | null }[]
-  >`
-    select m.msg_id, m.read_ct, s.id as input_id, s.status, s.payload, s.error
+  const messages = await conn<{ msg_id: string; read_ct: number; input_id: string | null }[]>`
+    select m.msg_id, m.read_ct, m.message ->> 'id' as input_id
       from pgmq.read(${queueName}::text, ${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
                      ${config.PROCESS_SALES_BATCH_SIZE}::integer) as m
-      left join etl.sales_input as s on s.id = (m.message ->> 'id')::bigint
      order by m.msg_id`;
-  return rows.map((r) => ({
-    msgId: Number(r.msg_id),
-    readCount: r.read_ct,
-    inputId: r.input_id === null ? null : Number(r.input_id),
-    status: r.status,
-    payload: r.payload,
-    lastError: r.error,
-  }));
+  if (messages.length === 0) return [];
+  const ids = messages.map((m) => m.input_id).filter((id): id is string => id !== null && /^\d+$/.test(id));
+  const staged = await conn<{ id: string; status: string; payload: unknown; error: string | null }[]>`
+    select s.id, s.status, s.payload, s.error from etl.sales_input as s where s.id = any (${ids}::bigint[])`;
+  const byId = new Map(staged.map((row) => [row.id, row]));
+  return messages.map((m) => {
+    const row = m.input_id === null ? undefined : byId.get(m.input_id);
+    return {
+      msgId: Number(m.msg_id),
+      readCount: m.read_ct,
+      inputId: row ? Number(row.id) : null,
+      status: row?.status ?? null,
+      payload: row?.payload ?? null,
+      lastError: row?.error ?? null,
+    };
+  });
 }
 
 async function loadShops(conn: Reserved): Promise<Map<string, ShopRecord>> {

@@ -1,7 +1,8 @@
 /**
  * Planning one batch, purely: each queued message becomes a normalised row to persist, a
  * rejection (a rule broken: the message names the field), a failure (attempts exhausted: dead
- * letter) or nothing to do (its staging row is gone or already finished: a duplicate delivery).
+ * letter), nothing to do (its staging row is already finished: a duplicate delivery), or left for
+ * a later read (no staging row visible yet).
  * The result is the document etl.apply_sales_batch takes.
  */
 import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
@@ -116,8 +117,14 @@ export function planSalesBatch(
   const batch: ApplyBatch = { processed: [], rejected: [], failed: [], done_msg_ids: [] };
   const lookup = (code: string) => shops.get(code);
   for (const message of messages) {
-    if (message.inputId === null || message.status !== "received") {
-      batch.done_msg_ids.push(message.msgId);
+    if (message.inputId === null) {
+      // No staging row for this message. Leave it for another read (its row may not be visible
+      // yet); after the last attempt it is a stray and is dropped.
+      if (message.readCount > maxAttempts) batch.done_msg_ids.push(message.msgId);
+      continue;
+    }
+    if (message.status !== "received") {
+      batch.done_msg_ids.push(message.msgId); // a duplicate delivery of a finished record
       continue;
     }
     const identified = { ...message, inputId: message.inputId };
