@@ -483,7 +483,7 @@ if (options.json) say(stack.text);
 else console.log(stack.text);
 const env = await stackEnvLines();
 const target: IngestTarget = {
-  functionsUrl: env.FUNCTIONS_URL,
+  apiUrl: env.API_URL,
   serviceRoleKey: env.SERVICE_ROLE_KEY,
 };
 const sql = postgres(env.DB_URL, { max: 4, onnotice: () => {} });

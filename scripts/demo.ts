@@ -40,11 +40,11 @@ try {
   await seedShops(sql);
   const runId = `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
   const records = generateSales({ count: options.records, runId, seed: Date.now() % 100000 });
-  console.log(`\nsending ${records.length} generated records through ${env.FUNCTIONS_URL}/ingest ...`);
+  console.log(`\nsending ${records.length} generated records through ${env.FUNCTIONS_URL}/ingest (supabase-js functions.invoke) ...`);
   const before = await pipelineTotals(sql);
   const started = performance.now();
   const batchIds = await ingestAll(
-    { functionsUrl: env.FUNCTIONS_URL, serviceRoleKey: env.SERVICE_ROLE_KEY },
+    { apiUrl: env.API_URL, serviceRoleKey: env.SERVICE_ROLE_KEY },
     records,
     { chunkSize: options.chunk, concurrency: 2 },
   );

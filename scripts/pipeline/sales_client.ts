@@ -3,12 +3,14 @@
  * to the ingest API, wait until the pipeline has finished them, and summarise what it did. Used by
  * the demo, the benchmark and the integration tests.
  */
+import { createClient, FunctionsHttpError, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 
 export type Sql = postgres.Sql;
 
 export interface IngestTarget {
-  functionsUrl: string;
+  /** The project URL (API_URL): http://127.0.0.1:54321 locally, https://<ref>.supabase.co hosted. */
+  apiUrl: string;
   serviceRoleKey: string;
 }
 
@@ -22,16 +24,29 @@ export async function seedShops(sql: Sql): Promise<void> {
   await sql.unsafe(seed);
 }
 
-/** POSTs one batch to the ingest API; throws with the API's error text on anything but 202. */
+const clients = new Map<string, SupabaseClient>();
+
+function clientFor(target: IngestTarget): SupabaseClient {
+  const key = `${target.apiUrl} ${target.serviceRoleKey}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = createClient(target.apiUrl, target.serviceRoleKey, { auth: { persistSession: false } });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Sends one batch to the ingest function with supabase-js, as a client app would. */
 export async function ingestBatch(target: IngestTarget, records: unknown[]): Promise<IngestReply> {
-  const response = await fetch(`${target.functionsUrl}/ingest`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${target.serviceRoleKey}` },
-    body: JSON.stringify(records),
-  });
-  const text = await response.text();
-  if (response.status !== 202) throw new Error(`ingest answered ${response.status}: ${text}`);
-  return JSON.parse(text) as IngestReply;
+  const { data, error } = await clientFor(target).functions.invoke<IngestReply>("ingest", { body: records });
+  if (error) {
+    const detail = error instanceof FunctionsHttpError
+      ? `${error.context.status}: ${await error.context.text()}`
+      : error.message;
+    throw new Error(`ingest failed: ${detail}`);
+  }
+  if (!data) throw new Error("ingest answered without a body");
+  return data;
 }
 
 /** Sends records in chunks, `concurrency` requests at a time; returns the batch ids. */

@@ -33,6 +33,8 @@ export interface DrainSummary {
   handedOver: boolean;
   ms: number;
   cpuMs: number;
+  /** Highest V8 heap in use seen after a batch (the edge runtime's limit is 256 MB). */
+  peakHeapMb: number;
 }
 
 interface ApplyCounts {
@@ -146,6 +148,7 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
     handedOver: false,
     ms: 0,
     cpuMs: 0,
+    peakHeapMb: 0,
   };
   const conn = await sql.reserve();
   try {
@@ -208,6 +211,7 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
           break;
         }
         lastWorkAt = performance.now();
+        summary.peakHeapMb = Math.max(summary.peakHeapMb, Math.round(Deno.memoryUsage().heapUsed / 2 ** 20));
       }
     } finally {
       await releaseWorkerSlot(conn, workerName, summary.slot).catch(() => {});
