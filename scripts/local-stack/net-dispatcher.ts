@@ -416,7 +416,7 @@ export async function runDispatcher(options: DispatcherOptions): Promise<void> {
   } finally {
     if (inflight.size > 0) {
       line("info", "net dispatcher finishing in-flight requests", { count: inflight.size });
-      let graceTimer: number | undefined;
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => {
         graceTimer = setTimeout(() => {
           hardStop.abort();
