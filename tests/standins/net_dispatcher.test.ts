@@ -14,6 +14,7 @@ import {
   runDispatcher,
   timeoutMessage,
 } from "../../scripts/local-stack/net-dispatcher.ts";
+import { pause, waitFor } from "../support/waiting.ts";
 
 const { DB_URL } = stackEnv();
 
@@ -28,34 +29,6 @@ async function realPgNetInstalled(): Promise<boolean> {
 }
 
 const realPgNet = await realPgNetInstalled();
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await pause(50);
-  }
-}
 
 /** An in-process dispatcher whose log lines are kept. */
 function startDispatcher(overrides: Partial<DispatcherOptions> = {}) {

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
+import { pause, waitFor } from "../support/waiting.ts";
 
 const { DB_URL } = stackEnv();
 
@@ -47,36 +48,6 @@ function startServer(
     received,
     close: () => server.shutdown(),
   };
-}
-
-/** Waits `ms`, or less when the client goes away (so a timed-out request frees the server). */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await pause(50);
-  }
 }
 
 interface ResponseRow {
