@@ -7,6 +7,8 @@ set -eu
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/supabase ] \
   || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing pinned toolchains and libraries from npm (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: installing pinned toolchains and libraries from npm" >&2
+  # `npm install` with the committed lock, not `npm ci`: the lock records deno's binary package
+  # for this platform only, which `npm ci` refuses as out of sync.
+  npm install --no-audit --no-fund --loglevel=error
 fi
