@@ -25,15 +25,17 @@ async function runAndCount(label: string, cmd: string[], env: Record<string, str
     cwd: repoRoot,
     env,
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   let output = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    const text = decoder.decode(chunk, { stream: true });
-    output += text;
-    await Deno.stdout.write(chunk);
-  }
+  const relay = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      output += decoder.decode(chunk, { stream: true });
+      await sink.write(chunk);
+    }
+  };
+  await Promise.all([relay(child.stdout, Deno.stdout), relay(child.stderr, Deno.stderr)]);
   const status = await child.status;
   const outcome = count(output);
   return { ...outcome, ok: outcome.ok && status.success };
@@ -79,6 +81,17 @@ async function main(): Promise<number> {
   const outcomes: Outcome[] = [];
   try {
     outcomes.push(await runAndCount("deno tests", [deno, "test", "-A", "--no-check=remote", "tests/"], env, countDeno));
+    outcomes.push(
+      await runAndCount(
+        "plpgsql_check lint (supabase db lint)",
+        [`${repoRoot}/node_modules/.bin/supabase`, "db", "lint", "--db-url", stackEnv.DB_URL, "-s", "etl,public", "--level", "warning", "--fail-on", "warning"],
+        env,
+        (out) => {
+          const clean = /No schema errors found/.test(out);
+          return { passed: clean ? 1 : 0, failed: clean ? 0 : 1, ok: clean };
+        },
+      ),
+    );
     const pgtapFiles = [...Deno.readDirSync(`${repoRoot}/tests/pgtap`)]
       .filter((e) => e.name.endsWith(".sql"))
       .map((e) => `tests/pgtap/${e.name}`)

@@ -3,7 +3,7 @@
  * by the trigger, the worker is woken through pg_net, and operations and dictionaries appear.
  */
 import assert from "node:assert/strict";
-import { database, postIngest, prepareShops, saleRecord, type Sql, uniqueTag, waitForStatuses } from "../support/pipeline.ts";
+import { database, postIngest, prepareShops, saleRecord, type Sql, taxIdFor, uniqueTag, waitForStatuses } from "../support/pipeline.ts";
 
 async function ingestAndWait(sql: Sql, tag: string, records: Record<string, unknown>[]): Promise<Record<string, number>> {
   const reply = await postIngest(JSON.stringify(records));
@@ -47,12 +47,12 @@ Deno.test("a sale sent to the ingest API becomes one normalised operation with i
     assert.equal(new Date(op.occurred_at).toISOString(), "2026-11-20T11:03:00.000Z");
     assert.equal(op.sku, `${tag}-SKU-1`.toUpperCase());
     assert.equal(op.manufacturer, `Maker ${tag}`);
-    assert.equal(op.category, "Дисплеи");
-    assert.equal(op.product_group, "Запчасти для телефонов");
-    assert.equal(op.kind, "Оригинал");
-    assert.equal(op.supplier, "ООО Мобайл");
-    assert.equal(op.tax_id, "7701234567");
-    assert.deepEqual([op.location, op.city, op.address], ["Склад 1", "Краснодар", "ул. Красная, 1"]);
+    assert.equal(op.category, `Дисплеи ${tag}`);
+    assert.equal(op.product_group, `Запчасти для телефонов ${tag}`);
+    assert.equal(op.kind, `Оригинал ${tag}`);
+    assert.equal(op.supplier, `ООО Мобайл ${tag}`);
+    assert.equal(op.tax_id, taxIdFor(tag));
+    assert.deepEqual([op.location, op.city, op.address], [`Склад ${tag}`, "Краснодар", "ул. Красная, 1"]);
     const [staged] = await sql`select status, processed_at, error from etl.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
     assert.equal(staged.status, "processed");
     assert.ok(staged.processed_at);

@@ -27,6 +27,10 @@ export function uniqueTag(label: string): string {
   return `${label}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
+/**
+ * A valid record whose dictionary names carry the tag: display names are "the first form seen",
+ * so names shared with other runs (the demo, other tests) would make assertions depend on order.
+ */
 export function saleRecord(tag: string, n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     source: "moba",
@@ -40,14 +44,21 @@ export function saleRecord(tag: string, n: number, overrides: Record<string, unk
       sku: `${tag}-sku-${n % 5}`,
       name: `Дисплей ${tag} ${n % 5}`,
       manufacturer: `Maker ${tag}`,
-      category: "Дисплеи",
-      group: "Запчасти для телефонов",
-      kind: "Оригинал",
+      category: `Дисплеи ${tag}`,
+      group: `Запчасти для телефонов ${tag}`,
+      kind: `Оригинал ${tag}`,
     },
-    supplier: { name: "ООО Мобайл", tax_id: "7701234567" },
-    location: { name: "Склад 1", city: "Краснодар", address: "ул. Красная, 1" },
+    supplier: { name: `ООО Мобайл ${tag}`, tax_id: taxIdFor(tag) },
+    location: { name: `Склад ${tag}`, city: "Краснодар", address: "ул. Красная, 1" },
     ...overrides,
   };
+}
+
+/** A 10-digit tax id of the tag's own, so its supplier is new to the database. */
+export function taxIdFor(tag: string): string {
+  let hash = 7;
+  for (const char of tag) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_000_000;
+  return String(7_000_000_000 + hash);
 }
 
 export async function postIngest(
