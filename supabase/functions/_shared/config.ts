@@ -23,7 +23,7 @@ const ingestSchema = baseSchema.extend({
 });
 
 const workerSchema = baseSchema.extend({
-  PROCESS_SALES_BATCH_SIZE: positiveInt(2_000),
+  PROCESS_SALES_BATCH_SIZE: positiveInt(1_000),
   PROCESS_SALES_VISIBILITY_SECONDS: positiveInt(60),
   PROCESS_SALES_MAX_ATTEMPTS: positiveInt(5),
   PROCESS_SALES_MAX_WORKERS: positiveInt(2),
