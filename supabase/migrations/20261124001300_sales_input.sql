@@ -7,7 +7,9 @@
 
 create table if not exists etl.sales_input (
   id bigint generated always as identity primary key,
-  payload jsonb not null,
+  -- json, not jsonb: the text exactly as received (key order, duplicates, number spelling), and
+  -- no jsonb conversion on the ingest path; the worker parses it anyway.
+  payload json not null,
   received_at timestamptz not null default now(),
   batch_id uuid not null,
   status text not null default 'received'

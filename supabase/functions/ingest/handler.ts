@@ -18,7 +18,7 @@ export async function storeSalesBatch(sql: Sql, recordsJson: string): Promise<{ 
   const [row] = await sql<{ received: number }[]>`
     with stored as (
       insert into etl.sales_input (payload, batch_id)
-      select r.value::jsonb, ${batchId}::uuid
+      select r.value, ${batchId}::uuid
         from json_array_elements(${recordsJson}::text::json) with ordinality as r(value, position)
        order by r.position
       returning 1
