@@ -28,7 +28,7 @@ const workerSchema = baseSchema.extend({
   PROCESS_SALES_MAX_ATTEMPTS: positiveInt(5),
   PROCESS_SALES_MAX_WORKERS: positiveInt(2),
   PROCESS_SALES_WALL_BUDGET_MS: positiveInt(60_000),
-  PROCESS_SALES_CPU_BUDGET_MS: positiveInt(1_200),
+  PROCESS_SALES_CPU_BUDGET_MS: positiveInt(1_000),
   PROCESS_SALES_LINGER_MS: positiveInt(1_500),
   PROCESS_SALES_BACKOFF_BASE_SECONDS: positiveInt(2),
   PROCESS_SALES_BACKOFF_MAX_SECONDS: positiveInt(300),
