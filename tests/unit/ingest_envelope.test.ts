@@ -43,3 +43,11 @@ Deno.test("service keys are the service_role key and every new-style secret key"
   assert.deepEqual(keys, ["legacy", "sb_secret_1", "sb_secret_2"]);
   assert.deepEqual(serviceKeys({ SUPABASE_DB_URL: "x", SUPABASE_SECRET_KEYS: "not json", CONVEYOR_DB_POOL_SIZE: 3 }), []);
 });
+
+Deno.test("a sales queue message is exactly {id: positive integer}", async () => {
+  const { salesMessageSchema } = await import("../../supabase/functions/process-sales/drain.ts");
+  assert.equal(salesMessageSchema.safeParse({ id: 12 }).success, true);
+  assert.equal(salesMessageSchema.safeParse({ id: "12" }).success, false);
+  assert.equal(salesMessageSchema.safeParse({ id: -1 }).success, false);
+  assert.equal(salesMessageSchema.safeParse({}).success, false);
+});

@@ -91,3 +91,8 @@ Deno.test("backoff grows exponentially with the attempt, is capped, and is jitte
     assert.ok(delay >= 8 && delay <= 16, String(delay));
   }
 });
+
+Deno.test("a malformed queue message is dropped without touching any record", () => {
+  const batch = planSalesBatch([queued({ malformed: true, inputId: null, status: null, payload: null })], shops, 5);
+  assert.deepEqual(batch, { processed: [], rejected: [], failed: [], done_msg_ids: [10] });
+});

@@ -6,6 +6,7 @@
  * rule failures reject single records; a record that breaks the database alone is isolated by
  * bisecting the batch.
  */
+import { z } from "zod";
 import { type WorkerConfig } from "../_shared/config.ts";
 import { isTransientDbError, type Sql } from "../_shared/db.ts";
 import { errorMessage, type Logger } from "../_shared/log.ts";
@@ -48,22 +49,31 @@ interface ApplyCounts {
  * pgmq.read runs its query with a newer snapshot than the statement around it, so a join could
  * miss a staging row committed together with its message and take the message for a stray.
  */
-async function readSalesBatch(conn: Reserved, config: WorkerConfig): Promise<QueuedSale[]> {
-  const messages = await conn<{ msg_id: string; read_ct: number; input_id: string | null }[]>`
-    select m.msg_id, m.read_ct, m.message ->> 'id' as input_id
+/** A sales queue message: the staging id of one record, nothing else. */
+export const salesMessageSchema = z.object({ id: z.number().int().positive() });
+
+async function readSalesBatch(conn: Reserved, config: WorkerConfig, log: Logger): Promise<QueuedSale[]> {
+  const messages = await conn<{ msg_id: string; read_ct: number; message: unknown }[]>`
+    select m.msg_id, m.read_ct, m.message
       from pgmq.read(${queueName}::text, ${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
                      ${config.PROCESS_SALES_BATCH_SIZE}::integer) as m
      order by m.msg_id`;
   if (messages.length === 0) return [];
-  const ids = messages.map((m) => m.input_id).filter((id): id is string => id !== null && /^\d+$/.test(id));
+  const parsed = messages.map((m) => ({ ...m, body: salesMessageSchema.safeParse(m.message) }));
+  const ids = parsed.flatMap((m) => (m.body.success ? [m.body.data.id] : []));
   const staged = await conn<{ id: string; status: string; payload: unknown; error: string | null }[]>`
     select s.id, s.status, s.payload, s.error from etl.sales_input as s where s.id = any (${ids}::bigint[])`;
-  const byId = new Map(staged.map((row) => [row.id, row]));
-  return messages.map((m) => {
-    const row = m.input_id === null ? undefined : byId.get(m.input_id);
+  const byId = new Map(staged.map((row) => [Number(row.id), row]));
+  return parsed.map((m) => {
+    if (!m.body.success) {
+      log("warn", "malformed queue message dropped", { msg_id: m.msg_id, message: m.message });
+      return { msgId: Number(m.msg_id), readCount: m.read_ct, malformed: true, inputId: null, status: null, payload: null, lastError: null };
+    }
+    const row = byId.get(m.body.data.id);
     return {
       msgId: Number(m.msg_id),
       readCount: m.read_ct,
+      malformed: false,
       inputId: row ? Number(row.id) : null,
       status: row?.status ?? null,
       payload: row?.payload ?? null,
@@ -187,7 +197,7 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
           summary.stopped = "cpu_budget";
           break;
         }
-        const messages = await readSalesBatch(conn, config);
+        const messages = await readSalesBatch(conn, config, log);
         if (messages.length === 0) {
           if (performance.now() - lastWorkAt > config.PROCESS_SALES_LINGER_MS) break;
           await sleep(50);

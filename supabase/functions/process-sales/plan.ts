@@ -10,6 +10,8 @@ import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts
 export interface QueuedSale {
   msgId: number;
   readCount: number;
+  /** The message is not {"id": <staging id>}: nothing to process, it is dropped. */
+  malformed?: boolean;
   inputId: number | null;
   status: string | null;
   payload: unknown;
@@ -117,6 +119,10 @@ export function planSalesBatch(
   const batch: ApplyBatch = { processed: [], rejected: [], failed: [], done_msg_ids: [] };
   const lookup = (code: string) => shops.get(code);
   for (const message of messages) {
+    if (message.malformed) {
+      batch.done_msg_ids.push(message.msgId);
+      continue;
+    }
     if (message.inputId === null) {
       // No staging row for this message. Leave it for another read (its row may not be visible
       // yet); after the last attempt it is a stray and is dropped.
