@@ -30,7 +30,9 @@ function parseEnvLines(text: string): Record<string, string> {
 export function stackEnv(): StackEnv {
   let fromFile: Record<string, string> = {};
   try {
-    fromFile = parseEnvLines(Deno.readTextFileSync(new URL(".local/stack.env", root)));
+    const stateDir = Deno.env.get("CONVEYOR_STATE_DIR");
+    const file = stateDir ? `${stateDir}/stack.env` : new URL(".local/stack.env", root);
+    fromFile = parseEnvLines(Deno.readTextFileSync(file));
   } catch {
     // no stack written yet: fall through to the process environment
   }
