@@ -179,14 +179,24 @@ export class FunctionsServer {
     return this.startHost(name);
   }
 
-  private async authorise(name: string, request: Request): Promise<Response | null> {
-    let config: unknown = {};
+  private config: { mtime: number; parsed: unknown } | undefined;
+
+  /** config.toml, parsed again only when the file changes (it is read on every request). */
+  private projectConfig(): unknown {
     try {
-      config = parseToml(Deno.readTextFileSync(configToml));
+      const mtime = Deno.statSync(configToml).mtime?.getTime() ?? 0;
+      if (this.config?.mtime !== mtime) {
+        this.config = { mtime, parsed: parseToml(Deno.readTextFileSync(configToml)) };
+      }
+      return this.config.parsed;
     } catch (error) {
       log({ level: "warn", msg: "could not read config.toml", error: String(error) });
+      return {};
     }
-    if (!verifyJwtSetting(config, name)) return null;
+  }
+
+  private async authorise(name: string, request: Request): Promise<Response | null> {
+    if (!verifyJwtSetting(this.projectConfig(), name)) return null;
     const header = request.headers.get("authorization") ?? "";
     const token = header.match(/^Bearer\s+(.+)$/i)?.[1];
     if (token && (await verifyJwt(token, this.env.CONVEYOR_JWT_SECRET))) return null;

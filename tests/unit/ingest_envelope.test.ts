@@ -51,3 +51,22 @@ Deno.test("a sales queue message is exactly {id: positive integer}", async () =>
   assert.equal(salesMessageSchema.safeParse({ id: -1 }).success, false);
   assert.equal(salesMessageSchema.safeParse({}).success, false);
 });
+
+Deno.test("the worker takes the service key or CONVEYOR_WORKER_KEY; ingest takes only service keys", async () => {
+  const { serviceCallerCheck, workerCallerCheck } = await import("../../supabase/functions/_shared/auth.ts");
+  const config = {
+    SUPABASE_DB_URL: "x",
+    SUPABASE_SERVICE_ROLE_KEY: "service-key",
+    CONVEYOR_WORKER_KEY: "worker-key-of-16-chars",
+    CONVEYOR_DB_POOL_SIZE: 3,
+  };
+  const call = (key?: string) => new Request("http://x/", { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  const worker = workerCallerCheck(config);
+  const ingest = serviceCallerCheck(config);
+  assert.equal(worker(call("worker-key-of-16-chars")), true);
+  assert.equal(worker(call("service-key")), true);
+  assert.equal(worker(call("nope")), false);
+  assert.equal(worker(call()), false);
+  assert.equal(ingest(call("worker-key-of-16-chars")), false);
+  assert.equal(ingest(call("service-key")), true);
+});

@@ -51,12 +51,15 @@ function matchesAny(token: string | undefined, keys: string[]): boolean {
   return matched;
 }
 
-export function isServiceCaller(request: Request, config: BaseConfig): boolean {
-  return matchesAny(bearerToken(request), serviceKeys(config));
+/** A check for the service key (service_role JWT or any sb_secret_ key), keys read once. */
+export function serviceCallerCheck(config: BaseConfig): (request: Request) => boolean {
+  const keys = serviceKeys(config);
+  return (request) => matchesAny(bearerToken(request), keys);
 }
 
-export function isWorkerCaller(request: Request, config: BaseConfig): boolean {
+/** A check for the worker key: the service keys plus CONVEYOR_WORKER_KEY when set. */
+export function workerCallerCheck(config: BaseConfig): (request: Request) => boolean {
   const keys = serviceKeys(config);
   if (config.CONVEYOR_WORKER_KEY) keys.push(config.CONVEYOR_WORKER_KEY);
-  return matchesAny(bearerToken(request), keys);
+  return (request) => matchesAny(bearerToken(request), keys);
 }

@@ -2,7 +2,7 @@
  * POST /functions/v1/ingest: stores a batch of sales records as received, in one statement, and
  * answers 202 { received, batch_id }. The statement trigger queues them and wakes the worker.
  */
-import { isServiceCaller } from "../_shared/auth.ts";
+import { serviceCallerCheck } from "../_shared/auth.ts";
 import { type IngestConfig, ingestConfig } from "../_shared/config.ts";
 import { database, type Sql } from "../_shared/db.ts";
 import { errorResponse, jsonResponse, readBodyCapped } from "../_shared/http.ts";
@@ -28,11 +28,12 @@ export async function storeSalesBatch(sql: Sql, recordsJson: string): Promise<{ 
 }
 
 export function createIngestHandler(config: IngestConfig = ingestConfig()) {
+  const isServiceCaller = serviceCallerCheck(config);
   return async function handleIngest(request: Request): Promise<Response> {
     if (request.method !== "POST") {
       return errorResponse(405, `method ${request.method} is not allowed; use POST`, { allow: "POST" });
     }
-    if (!isServiceCaller(request, config)) {
+    if (!isServiceCaller(request)) {
       return errorResponse(401, "authorization: a service key is required (Authorization: Bearer <key>)");
     }
     const format = bodyFormat(request.headers.get("content-type"));

@@ -4,7 +4,7 @@
  * background (EdgeRuntime.waitUntil); with {"wait": true} it answers 200 with the run's summary.
  */
 import { z } from "zod";
-import { isWorkerCaller } from "../_shared/auth.ts";
+import { workerCallerCheck } from "../_shared/auth.ts";
 import { workerConfig, type WorkerConfig } from "../_shared/config.ts";
 import { database } from "../_shared/db.ts";
 import { errorResponse, jsonResponse } from "../_shared/http.ts";
@@ -24,11 +24,12 @@ function runInBackground(task: Promise<unknown>): void {
 }
 
 export function createProcessSalesHandler(config: WorkerConfig = workerConfig()) {
+  const isWorkerCaller = workerCallerCheck(config);
   return async function handleProcessSales(request: Request): Promise<Response> {
     if (request.method !== "POST") {
       return errorResponse(405, `method ${request.method} is not allowed; use POST`, { allow: "POST" });
     }
-    if (!isWorkerCaller(request, config)) {
+    if (!isWorkerCaller(request)) {
       return errorResponse(401, "authorization: the worker key or a service key is required");
     }
     let body: unknown = {};
