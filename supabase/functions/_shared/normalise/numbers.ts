@@ -33,6 +33,7 @@ const SPACE_GROUPED = /^(\d{1,3}(?: \d{3})+)(?:[.,](\d+))?$/;
 const COMMA_GROUPED = /^(\d{1,3}(?:,\d{3})+)\.(\d+)$/;
 const DOT_GROUPED = /^(\d{1,3}(?:\.\d{3})+),(\d+)$/;
 const AMBIGUOUS = /^[1-9]\d{0,2},\d{3}$/;
+const NUMBER_PATTERNS = [PLAIN, SPACE_GROUPED, COMMA_GROUPED, DOT_GROUPED];
 
 function makeDecimal(negative: boolean, intDigits: string, fracDigits: string): Decimal {
   const int = intDigits.replace(/^0+(?=\d)/, "");
@@ -60,7 +61,7 @@ function parseText(raw: string): Parsed {
   const negative = signMatch?.[1] === "-";
   const body = signMatch?.[2] ?? "";
   if (AMBIGUOUS.test(body)) return { kind: "ambiguous", text };
-  for (const pattern of [PLAIN, SPACE_GROUPED, COMMA_GROUPED, DOT_GROUPED]) {
+  for (const pattern of NUMBER_PATTERNS) {
     const m = pattern.exec(body);
     if (m) {
       const intDigits = m[1].replace(/[ ,.]/g, "");

@@ -16,8 +16,17 @@ const INVISIBLE = /[\u00AD\u200B\u2060\uFEFF]/gu;
 // U+3000 …) and any control character counts as white space.
 const SPACE_RUN = /[\s\p{Cc}]+/gu;
 
+// Text that cleaning leaves unchanged: words of printable ASCII and basic Cyrillic
+// (А-я, Ё, ё) separated by single spaces, no space at either end. Every one of these
+// characters is NFKC-stable on its own and next to any other (they all have
+// NFKC_Quick_Check=Yes and combining class 0), none is invisible, a control or white
+// space other than U+0020, and their upper and lower case forms stay inside the set.
+// Most real text is like this, so the Unicode work below can be skipped for it.
+const SIMPLE = /^(?:[!-~\u0410-\u044f\u0401\u0451]+(?: [!-~\u0410-\u044f\u0401\u0451]+)*)?$/;
+
 /** NFKC, drop invisible format characters, collapse white space and controls to one space, trim. */
 export function cleanText(s: string): string {
+  if (SIMPLE.test(s)) return s;
   return s.normalize("NFKC").replace(INVISIBLE, "").replace(SPACE_RUN, " ").trim();
 }
 
@@ -27,16 +36,24 @@ export function cleanText(s: string): string {
  * "Apple" give one key. Idempotent: matchKey(matchKey(s)) === matchKey(s).
  */
 export function matchKey(s: string): string {
+  // Simple text is already clean, and upper then lower case is plain lower case in it.
+  if (SIMPLE.test(s)) return s.toLowerCase();
   return cleanText(s).toUpperCase().toLowerCase().normalize("NFKC");
 }
 
 /** A SKU: cleaned and upper-cased ("ip13-lcd " → "IP13-LCD"). */
 export function cleanSku(s: string): string {
+  // Simple text is already clean and its upper case is NFKC-stable.
+  if (SIMPLE.test(s)) return s.toUpperCase();
   return cleanText(s).toUpperCase().normalize("NFKC");
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 /** Length in characters (code points), the way PostgreSQL counts text. */
 export function textLength(s: string): number {
+  // Without surrogates every UTF-16 code unit is one code point.
+  if (!SURROGATE.test(s)) return s.length;
   let n = 0;
   for (const _ of s) n++;
   return n;

@@ -46,12 +46,19 @@ function isLeapYear(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(y: number, m: number): number {
-  return [31, isLeapYear(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  return m === 2 && isLeapYear(y) ? 29 : MONTH_DAYS[m - 1];
 }
 
 /** Milliseconds since the epoch of a wall-clock time read as UTC (years 0..99 included). */
 function wallAsUtc(t: LocalDateTime): number {
+  // Date.UTC reads years 0..99 as 1900..1999, so it serves only from year 100 on; up to
+  // year 9999 both ways give the same value (no intermediate time value out of range).
+  if (t.year >= 100 && t.year <= 9999) {
+    return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.millisecond);
+  }
   const d = new Date(0);
   d.setUTCFullYear(t.year, t.month - 1, t.day);
   d.setUTCHours(t.hour, t.minute, t.second, t.millisecond);
@@ -129,11 +136,30 @@ export function isValidTimeZone(timeZone: string): boolean {
   return formatterFor(timeZone) !== undefined;
 }
 
+// What formatterFor's formatters print: "11/20/2026, 14:03:00" (month/day/year, hour:minute:second).
+const FORMATTED = /^(\d{2})\/(\d{2})\/(\d+), (\d{2}):(\d{2}):(\d{2})$/;
+
 /** UTC offset of `timeZone` at the instant `epochMs`, in milliseconds (east positive). */
 export function timeZoneOffsetMs(timeZone: string, epochMs: number): number {
   const f = formatterFor(timeZone);
   if (!f) throw new RangeError(`unknown time zone ${JSON.stringify(timeZone)}`);
   const wholeSecond = Math.floor(epochMs / 1000) * 1000;
+  // format() is the concatenation of formatToParts() and much cheaper; when its text has
+  // the usual layout the numbers are read from it, else from the parts as always.
+  const m = FORMATTED.exec(f.format(new Date(wholeSecond)));
+  if (m) {
+    const hour = Number(m[4]);
+    const wallTime = wallAsUtc({
+      year: Number(m[3]),
+      month: Number(m[1]),
+      day: Number(m[2]),
+      hour: hour === 24 ? 0 : hour,
+      minute: Number(m[5]),
+      second: Number(m[6]),
+      millisecond: 0,
+    });
+    return wallTime - wholeSecond;
+  }
   const fields: Record<string, number> = {};
   for (const part of f.formatToParts(new Date(wholeSecond))) {
     if (part.type !== "literal") fields[part.type] = Number(part.value);
@@ -159,14 +185,26 @@ export function timeZoneOffsetMs(timeZone: string, epochMs: number): number {
  */
 export function localToEpochMs(local: LocalDateTime, timeZone: string): number {
   const wall = wallAsUtc(local);
-  const before = timeZoneOffsetMs(timeZone, wall - DAY_MS);
-  const after = timeZoneOffsetMs(timeZone, wall + DAY_MS);
-  const first = timeZoneOffsetMs(timeZone, wall);
-  const second = timeZoneOffsetMs(timeZone, wall - first);
+  // The offset at an instant depends only on its whole second: each is looked up once
+  // (checking candidate `first` asks for the instant `second` was taken at).
+  const known = new Map<number, number>();
+  const offsetAt = (epochMs: number): number => {
+    const key = Math.floor(epochMs / 1000);
+    let offset = known.get(key);
+    if (offset === undefined) {
+      offset = timeZoneOffsetMs(timeZone, epochMs);
+      known.set(key, offset);
+    }
+    return offset;
+  };
+  const before = offsetAt(wall - DAY_MS);
+  const after = offsetAt(wall + DAY_MS);
+  const first = offsetAt(wall);
+  const second = offsetAt(wall - first);
   let best: number | undefined;
   for (const offset of new Set([before, after, first, second])) {
     const instant = wall - offset;
-    if (timeZoneOffsetMs(timeZone, instant) === offset && (best === undefined || instant > best)) {
+    if (offsetAt(instant) === offset && (best === undefined || instant > best)) {
       best = instant;
     }
   }
