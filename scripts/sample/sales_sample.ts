@@ -24,7 +24,7 @@ export interface SampleOptions {
 export const sampleShopCodes = ["moba", "partsdirect", "gsmcenter", "remzona", "fixberlin"];
 
 /** Mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -10,6 +10,7 @@ import {
   timeZoneOffsetMs,
 } from "../../supabase/functions/_shared/normalise/time.ts";
 import { normaliseSale, type ShopLookup } from "../../supabase/functions/_shared/normalise/sale.ts";
+import { prng } from "../../scripts/sample/sales_sample.ts";
 
 // The normalisers skip work for common input (plain ASCII/Cyrillic text, formatted offsets,
 // records that break no rule). These tests hold the shortcuts to the plain definitions.
@@ -17,18 +18,6 @@ import { normaliseSale, type ShopLookup } from "../../supabase/functions/_shared
 const referenceClean = (s: string) =>
   s.normalize("NFKC").replace(/[\u00AD\u200B\u2060\uFEFF]/gu, "").replace(/[\s\p{Cc}]+/gu, " ")
     .trim();
-
-/** Mulberry32, so the generated strings are the same on every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   "a",
