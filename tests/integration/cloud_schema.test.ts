@@ -1,0 +1,49 @@
+/**
+ * The cloud cluster stands in for the production project: it gets its own migration set (the
+ * final tables the API reads, with read indexes), applied and recorded by the Supabase CLI, and
+ * none of the working database's pipeline internals.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { stackEnv } from "../support/stack_env.ts";
+
+const cloudMigrations = new URL("../../cloud/supabase/migrations/", import.meta.url);
+
+Deno.test("the cloud project has exactly its own migrations, recorded by supabase db push", async () => {
+  const sql = postgres(stackEnv().CLOUD_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const files = [...Deno.readDirSync(cloudMigrations)]
+      .filter((e) => e.name.endsWith(".sql"))
+      .map((e) => e.name.split("_")[0])
+      .sort();
+    const rows = await sql<{ version: string }[]>`
+      select version from supabase_migrations.schema_migrations order by version`;
+    assert.deepEqual(rows.map((r) => r.version), files);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("the cloud project has the final tables and their read indexes, and no pipeline internals", async () => {
+  const sql = postgres(stackEnv().CLOUD_DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [tables] = await sql<{ names: string[] }[]>`
+      select array_agg(tablename::text order by tablename) as names from pg_tables where schemaname = 'public'`;
+    assert.deepEqual(tables.names, [
+      "categories", "locations", "manufacturers", "operations", "product_groups", "product_kinds",
+      "products", "shops", "suppliers",
+    ]);
+    const [indexes] = await sql<{ names: string[] }[]>`
+      select array_agg(indexname::text order by indexname) as names from pg_indexes
+       where schemaname = 'public' and tablename = 'operations'`;
+    for (const name of ["operations_occurred_at_idx", "operations_product_id_idx", "operations_supplier_id_idx", "operations_location_id_idx"]) {
+      assert.ok(indexes.names.includes(name), `${name} missing`);
+    }
+    const [internals] = await sql<{ etl: boolean; trigger: boolean }[]>`
+      select to_regnamespace('etl') is not null as etl,
+             exists (select from pg_trigger where tgname = 'sales_input_enqueue') as trigger`;
+    assert.deepEqual(internals, { etl: false, trigger: false });
+  } finally {
+    await sql.end();
+  }
+});
