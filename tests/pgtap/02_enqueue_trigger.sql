@@ -10,18 +10,7 @@ select plan(29);
 
 -- Setup ------------------------------------------------------------------------------------------
 
--- wake_function reads the project URL and worker key from Vault: use the environment's when they
--- are set, temporary ones otherwise.
-do $$
-begin
-  if not exists (select from vault.decrypted_secrets where name = 'conveyor_project_url') then
-    perform vault.create_secret('http://127.0.0.1:54321', 'conveyor_project_url');
-  end if;
-  if not exists (select from vault.decrypted_secrets where name = 'conveyor_worker_key') then
-    perform vault.create_secret('pgtap-worker-key', 'conveyor_worker_key');
-  end if;
-end
-$$;
+\ir setup/vault_secrets.psql
 
 -- No coalescing at first (min_interval 0), wakes not paused, last wake long ago.
 insert into etl.function_wakes (function_name, min_interval, paused, last_requested_at)

@@ -13,16 +13,7 @@ select plan(31);
 insert into etl.function_wakes (function_name, paused) values ('process-sales', true)
 on conflict (function_name) do update set paused = true;
 
-do $$
-begin
-  if not exists (select from vault.decrypted_secrets where name = 'conveyor_project_url') then
-    perform vault.create_secret('http://127.0.0.1:54321', 'conveyor_project_url');
-  end if;
-  if not exists (select from vault.decrypted_secrets where name = 'conveyor_worker_key') then
-    perform vault.create_secret('pgtap-worker-key', 'conveyor_worker_key');
-  end if;
-end
-$$;
+\ir setup/vault_secrets.psql
 
 -- Two ingest batches: A = d0..0a, B = d0..0b. Rows are inserted with their final status (the
 -- trigger only queues the received one, a4).
