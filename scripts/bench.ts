@@ -228,15 +228,11 @@ async function measureThroughput(
   const started = performance.now();
   const batchIds = await ingestAll(target, records, { chunkSize: ingestChunk, concurrency: 2 });
   const ingestMs = performance.now() - started;
-  let shown = started;
   const progress = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 900_000,
-    pollMs: 100, // the progress query counts the run's staging rows: keep it light
-    onProgress: (p) => {
-      if (performance.now() - shown < 2000) return;
-      shown = performance.now();
-      say(`  ${p.total - p.received}/${p.total} done`);
-    },
+    pollMs: 100,
+    progressMs: 2000, // the progress query counts the run's staging rows: keep it rare
+    onProgress: (p) => say(`  ${p.total - p.received}/${p.total} done`),
   });
   const totalMs = performance.now() - started;
   return {

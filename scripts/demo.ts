@@ -49,16 +49,11 @@ try {
     { chunkSize: options.chunk, concurrency: 2 },
   );
   const ingestedMs = performance.now() - started;
-  let lastShown = 0;
   const progress = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 600_000,
     pollMs: 200,
-    onProgress: (p) => {
-      if (performance.now() - lastShown > 2000) {
-        lastShown = performance.now();
-        say(`  ${p.total - p.received}/${p.total} done (${p.processed} processed, ${p.rejected} rejected)`);
-      }
-    },
+    progressMs: 2000,
+    onProgress: (p) => say(`  ${p.total - p.received}/${p.total} done (${p.processed} processed, ${p.rejected} rejected)`),
   });
   const drainedMs = performance.now() - started;
   const after = await pipelineTotals(sql);

@@ -6,7 +6,8 @@
  *
  * It runs on the same database as Conveyor but in its own schema (`bench_naive`: copies of the
  * reference tables, operations and staging made with `like ... including all`, plus the foreign
- * keys between them) and its own queue (`bench_naive_jobs`), both dropped at the end. Records go
+ * keys the working database has between them: products to its dictionaries; operations has none
+ * there, see 20261124001900_operations_references_by_construction.sql) and its own queue (`bench_naive_jobs`), both dropped at the end. Records go
  * through the same rules (`normaliseSale`) with the same outcome per record as Conveyor; only
  * the shape of the work differs. No artificial sleeps: a worker waits only when the queue is
  * empty while records are still being sent.
@@ -43,9 +44,6 @@ const foreignKeys = [
   "alter table bench_naive.products add foreign key (category_id) references bench_naive.categories (id)",
   "alter table bench_naive.products add foreign key (group_id) references bench_naive.product_groups (id)",
   "alter table bench_naive.products add foreign key (kind_id) references bench_naive.product_kinds (id)",
-  "alter table bench_naive.operations add foreign key (product_id) references bench_naive.products (id)",
-  "alter table bench_naive.operations add foreign key (supplier_id) references bench_naive.suppliers (id)",
-  "alter table bench_naive.operations add foreign key (location_id) references bench_naive.locations (id)",
 ];
 
 export interface NaiveResult {

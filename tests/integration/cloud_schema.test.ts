@@ -24,7 +24,7 @@ Deno.test("the cloud project has exactly its own migrations, recorded by supabas
   }
 });
 
-Deno.test("the cloud project has the final tables and their read indexes, and no pipeline internals", async () => {
+Deno.test("the cloud project has the final tables, their read indexes and foreign keys, and no pipeline internals", async () => {
   const sql = postgres(stackEnv().CLOUD_DB_URL, { max: 1, onnotice: () => {} });
   try {
     const [tables] = await sql<{ names: string[] }[]>`
@@ -39,6 +39,13 @@ Deno.test("the cloud project has the final tables and their read indexes, and no
     for (const name of ["operations_occurred_at_idx", "operations_product_id_idx", "operations_supplier_id_idx", "operations_location_id_idx"]) {
       assert.ok(indexes.names.includes(name), `${name} missing`);
     }
+    // The API embeds related rows through these; the working database checks them by construction.
+    const [keys] = await sql<{ names: string[] }[]>`
+      select array_agg(conname::text order by conname) as names from pg_constraint
+       where conrelid = 'public.operations'::regclass and contype = 'f'`;
+    assert.deepEqual(keys.names, [
+      "operations_location_id_fkey", "operations_product_id_fkey", "operations_source_fkey", "operations_supplier_id_fkey",
+    ]);
     const [internals] = await sql<{ etl: boolean; trigger: boolean }[]>`
       select to_regnamespace('etl') is not null as etl,
              exists (select from pg_trigger where tgname = 'sales_input_enqueue') as trigger`;

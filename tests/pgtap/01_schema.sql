@@ -4,7 +4,7 @@
 -- Runs in one transaction that is rolled back: nothing persists.
 
 begin;
-select plan(129);
+select plan(146);
 
 -- Tables -----------------------------------------------------------------------------------------
 
@@ -68,10 +68,12 @@ select fk_ok('public', 'products', 'manufacturer_id', 'public', 'manufacturers',
 select fk_ok('public', 'products', 'category_id', 'public', 'categories', 'id');
 select fk_ok('public', 'products', 'group_id', 'public', 'product_groups', 'id');
 select fk_ok('public', 'products', 'kind_id', 'public', 'product_kinds', 'id');
-select fk_ok('public', 'operations', 'source', 'public', 'shops', 'code');
-select fk_ok('public', 'operations', 'product_id', 'public', 'products', 'id');
-select fk_ok('public', 'operations', 'supplier_id', 'public', 'suppliers', 'id');
-select fk_ok('public', 'operations', 'location_id', 'public', 'locations', 'id');
+-- Operations keep their references by construction here (the production project has the keys):
+-- no foreign key to check per row, and triggers refusing to orphan an operation instead.
+select hasnt_fk('public', 'operations', 'operations: no per-row foreign key checks in the working database');
+select has_trigger('public', t, t || '_keeps_operations_' || event, format('%s: %s refused while operations refer to it', t, event))
+  from unnest(array['shops', 'products', 'suppliers', 'locations']) as t,
+       unnest(array['delete', 'truncate', 'key']) as event;
 
 -- The identities hold in practice: a second row with the same identity is refused.
 
@@ -112,6 +114,32 @@ select throws_ok(
       from public.products as p, public.locations as l
      where p.sku = 'PGTAP01-SKU' and l.name_key = 'pgtap01 store'$$,
   '23505', null, 'operations: a second row with the same (source, external_id) is refused');
+
+-- What the operations' foreign keys would refuse, the triggers refuse (SQLSTATE 23503).
+select throws_ok(
+  $$delete from public.products where sku = 'PGTAP01-SKU'$$,
+  '23503', null, 'products: deleting a product an operation refers to is refused');
+select throws_ok(
+  $$delete from public.locations where name_key = 'pgtap01 store'$$,
+  '23503', null, 'locations: deleting a location an operation refers to is refused');
+select throws_ok(
+  $$delete from public.shops where code = 'moba'$$,
+  '23503', null, 'shops: deleting a shop an operation refers to is refused');
+select throws_ok(
+  $$update public.shops set code = 'moba-renamed' where code = 'moba'$$,
+  '23503', null, 'shops: renaming the code of a shop an operation refers to is refused');
+select throws_ok(
+  $$update public.products set id = default where sku = 'PGTAP01-SKU'$$,
+  '23503', null, 'products: giving a referenced product a new id is refused');
+select throws_ok(
+  $$truncate public.suppliers cascade$$,
+  '23503', null, 'suppliers: truncating while operations exist is refused');
+select lives_ok(
+  $$delete from public.suppliers where identity_key = 'tax:0100000001'$$,
+  'suppliers: a row no operation refers to can be deleted');
+select lives_ok(
+  $$update public.shops set name = 'Moba (renamed)' where code = 'moba'$$,
+  'shops: updating other columns of a referenced shop is allowed');
 
 -- Row level security and API privileges on public tables --------------------------------------
 

@@ -1,12 +1,12 @@
 -- etl.apply_sales_batch(jsonb), called directly with hand-written normalised batches: what it
 -- creates, that a replay writes nothing, corrections, ordering rules for operations and product
--- attributes, staging statuses and the queue.
+-- attributes, staging statuses and the queue. The sales are written flat, one object with every
+-- field, and pg_temp.apply encodes them without merging anything (one dictionary, product,
+-- supplier and location entry per sale), so the rules tested here are the SQL's own.
 -- Runs in one transaction that is rolled back: nothing persists. All names and keys carry
 -- "pgtap03" so counts only see this file's rows.
 
 begin;
--- apply_sales_batch re-creates its temporary table with IF NOT EXISTS on each call: no NOTICE noise.
-set local client_min_messages = warning;
 select plan(43);
 
 -- Setup ------------------------------------------------------------------------------------------
@@ -65,6 +65,38 @@ create function pg_temp.sale(k text, fields jsonb default '{}') returns jsonb la
    where i.k = sale.k
 $$;
 
+-- etl.apply_sales_batch on a flat batch {processed: [pg_temp.sale(...)], rejected, failed,
+-- done_msg_ids}: each sale becomes one entry in every list it names, at its own position.
+create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as $$
+  with sale as (
+    select s.value as v, s.position::integer as position
+      from jsonb_array_elements(coalesce(flat -> 'processed', '[]')) with ordinality as s(value, position)
+  ), supplied as (
+    select v, position, row_number() over (order by position)::integer as supplier_position
+      from sale where v ->> 'supplier_key' is not null
+  )
+  select etl.apply_sales_batch(jsonb_strip_nulls(jsonb_build_object(
+    'manufacturers', (select jsonb_agg(jsonb_build_object('key', v -> 'manufacturer_key', 'name', v -> 'manufacturer', 'input_id', v -> 'input_id') order by position) from sale),
+    'categories', (select jsonb_agg(jsonb_build_object('key', v -> 'category_key', 'name', v -> 'category', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'category_key' is not null),
+    'product_groups', (select jsonb_agg(jsonb_build_object('key', v -> 'group_key', 'name', v -> 'product_group', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'group_key' is not null),
+    'product_kinds', (select jsonb_agg(jsonb_build_object('key', v -> 'kind_key', 'name', v -> 'kind', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'kind_key' is not null),
+    'products', (select jsonb_agg(jsonb_build_object('manufacturer_key', v -> 'manufacturer_key', 'sku', v -> 'sku', 'name', v -> 'product_name',
+                                                    'category_key', v -> 'category_key', 'group_key', v -> 'group_key', 'kind_key', v -> 'kind_key',
+                                                    'occurred_at', v -> 'occurred_at', 'input_id', v -> 'input_id') order by position) from sale),
+    'suppliers', (select jsonb_agg(jsonb_build_object('key', v -> 'supplier_key', 'name', v -> 'supplier_name', 'tax_id', v -> 'supplier_tax_id',
+                                                     'input_id', v -> 'input_id') order by position) from supplied),
+    'locations', (select jsonb_agg(jsonb_build_object('city_key', v -> 'city_key', 'name_key', v -> 'location_key', 'name', v -> 'location_name',
+                                                     'city', v -> 'city', 'address', v -> 'address', 'input_id', v -> 'input_id') order by position) from sale),
+    'processed', (select jsonb_agg((v - array['manufacturer', 'manufacturer_key', 'sku', 'product_name', 'category', 'category_key',
+                                              'product_group', 'group_key', 'kind', 'kind_key', 'supplier_name', 'supplier_tax_id',
+                                              'supplier_key', 'location_name', 'location_key', 'city', 'city_key', 'address'])
+                                   || jsonb_build_object('product', s.position, 'location', s.position,
+                                                         'supplier', (select u.supplier_position from supplied as u where u.position = s.position))
+                                   order by s.position) from sale as s)
+  )) || jsonb_strip_nulls(jsonb_build_object('rejected', flat -> 'rejected', 'failed', flat -> 'failed',
+                                             'done_msg_ids', flat -> 'done_msg_ids')))
+$$;
+
 -- A rejected or failed record: {input_id, msg_id, attempts, error}.
 create function pg_temp.unprocessable(k text, attempts integer, error text) returns jsonb language sql stable as $$
   select jsonb_build_object('input_id', i.input_id, 'msg_id', i.msg_id, 'attempts', attempts, 'error', error)
@@ -120,7 +152,7 @@ $$;
 select pg_temp.stage('a1', 'a2', 'a3', 'a4', 'a5', 'a6');
 
 insert into results
-select 'batch 1', etl.apply_sales_batch(jsonb_build_object(
+select 'batch 1', pg_temp.apply(jsonb_build_object(
   'processed', jsonb_build_array(
     pg_temp.sale('a2', '{"manufacturer": "PGTAP03 MAKER", "sku": "PGTAP03-SKU-2", "product_name": "PgTap03 Display 2",
                         "supplier_name": "PgTap03 Parts Shop", "supplier_tax_id": null, "supplier_key": "name:pgtap03 parts shop",
@@ -227,7 +259,7 @@ create temporary table before_replay as select * from pg_temp.row_versions();
 create temporary table counts_before_replay as select pg_temp.counts() as counts;
 
 insert into results
-select 'replay', etl.apply_sales_batch(jsonb_build_object(
+select 'replay', pg_temp.apply(jsonb_build_object(
   'processed', jsonb_build_array(
     pg_temp.sale('a2', '{"manufacturer": "PGTAP03 MAKER", "sku": "PGTAP03-SKU-2", "product_name": "PgTap03 Display 2",
                         "supplier_name": "PgTap03 Parts Shop", "supplier_tax_id": null, "supplier_key": "name:pgtap03 parts shop",
@@ -257,7 +289,7 @@ select is((select array_agg(distinct updated_at) from public.products where sku 
 
 select pg_temp.stage('a7');
 insert into results
-select 'correction', etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select 'correction', pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
   pg_temp.sale('a7', '{"external_id": "pgtap03-a1", "quantity": 3, "amount": 4498.50}'))));
 
 select is((select result from results where label = 'correction'),
@@ -270,7 +302,7 @@ select is((select count(*) from public.operations where external_id = 'pgtap03-a
           'the correction updates the operation in place');
 
 insert into results
-select 'stale', etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(pg_temp.sale('a1'))));
+select 'stale', pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(pg_temp.sale('a1'))));
 select is((select (o.quantity, o.input_id) from pg_temp.operation('pgtap03-a1') as o),
           (3.000::numeric(18, 3), pg_temp.input_id('a7')),
           'applying the older staging row again does not overwrite the newer one');
@@ -280,7 +312,7 @@ select is((select result ->> 'operations_written' from results where label = 'st
 -- Within one batch the later staging row of an operation wins, whatever the array order.
 select pg_temp.stage('a8');
 select pg_temp.stage('a9');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('a9', '{"external_id": "pgtap03-a2", "quantity": 4, "amount": 5998.00}'),
                     pg_temp.sale('a8', '{"external_id": "pgtap03-a2", "quantity": 5, "amount": 7497.50}'))))$$,
                 'a batch holding two records of one operation applies');
@@ -292,10 +324,10 @@ select is((select (o.quantity, o.input_id) from pg_temp.operation('pgtap03-a2') 
 -- arrives late (a retry or a replay) with another quantity. b2 is the newest applied record.
 select pg_temp.stage('b1');
 select pg_temp.stage('b2');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('b2', '{"external_id": "pgtap03-a2", "quantity": 4, "amount": 5998.00}'))))$$,
                 'b2 (same content as the operation) applies');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('b1', '{"external_id": "pgtap03-a2", "quantity": 6, "amount": 8997.00}'))))$$,
                 'b1 (older, other quantity) applies');
 -- (Regression: the newest staging row id is always recorded, even when its content changed nothing.)
@@ -307,7 +339,7 @@ select is((select o.quantity from pg_temp.operation('pgtap03-a2') as o), 4.000::
 update public.products set updated_at = '2000-01-01T00:00:00Z' where sku like 'PGTAP03-%';
 
 select pg_temp.stage('p1');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('p1', '{"occurred_at": "2026-11-19T08:00:00Z", "product_name": "PgTap03 Display 1 stale",
                                          "category": null, "category_key": null}'))))$$,
                 'p1 (older occurred_at) applies');
@@ -317,7 +349,7 @@ select is((select (p.name, p.category_id is not null, p.attributes_from_input_id
           'a record with an older occurred_at applied later changes neither the name nor the category');
 
 select pg_temp.stage('p2');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('p2', '{"occurred_at": "2026-11-21T09:00:00Z", "product_name": "PgTap03 Display 1 v2"}'))))$$,
                 'p2 (newer occurred_at) applies');
 select is((select (p.name, p.attributes_from_input_id, p.attributes_from_occurred_at, p.updated_at) from pg_temp.product1() as p),
@@ -327,12 +359,12 @@ select is((select (p.name, p.attributes_from_input_id, p.attributes_from_occurre
 -- Ties across batches: p3 < p4, same occurred_at as p2; p4 arrives first.
 select pg_temp.stage('p3');
 select pg_temp.stage('p4');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('p4', '{"occurred_at": "2026-11-21T09:00:00Z", "product_name": "PgTap03 Display 1 v4"}'))))$$,
                 'p4 (same occurred_at, later staging row) applies');
 select is((select p.name from pg_temp.product1() as p), 'PgTap03 Display 1 v4',
           'on an occurred_at tie the later staging row wins');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('p3', '{"occurred_at": "2026-11-21T09:00:00Z", "product_name": "PgTap03 Display 1 v3"}'))))$$,
                 'p3 (same occurred_at, earlier staging row) applies');
 select is((select (p.name, p.attributes_from_input_id) from pg_temp.product1() as p),
@@ -341,7 +373,7 @@ select is((select (p.name, p.attributes_from_input_id) from pg_temp.product1() a
 
 -- Ties within one batch.
 select pg_temp.stage('p5', 'p6');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('p6', '{"occurred_at": "2026-11-22T09:00:00Z", "product_name": "PgTap03 Display 1 v6"}'),
                     pg_temp.sale('p5', '{"occurred_at": "2026-11-22T09:00:00Z", "product_name": "PgTap03 Display 1 v5"}'))))$$,
                 'a batch with two records of one product at the same occurred_at applies');
@@ -353,10 +385,10 @@ select is((select (p.name, p.attributes_from_input_id) from pg_temp.product1() a
 -- late with another name. By the rule the tie goes to q2, the later staging row.
 select pg_temp.stage('q1');
 select pg_temp.stage('q2');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('q2', '{"occurred_at": "2026-11-22T09:00:00Z", "product_name": "PgTap03 Display 1 v6"}'))))$$,
                 'q2 (tie, same attributes) applies');
-select lives_ok($$select etl.apply_sales_batch(jsonb_build_object('processed', jsonb_build_array(
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
                     pg_temp.sale('q1', '{"occurred_at": "2026-11-22T09:00:00Z", "product_name": "PgTap03 Display 1 q1"}'))))$$,
                 'q1 (tie, earlier staging row, other name) applies');
 -- (Regression: on a tie the newest staging row id is recorded even when the attributes are equal.)
@@ -367,7 +399,7 @@ select is((select p.name from pg_temp.product1() as p), 'PgTap03 Display 1 v6',
 
 select pg_temp.stage('d1');
 insert into results
-select 'done only', etl.apply_sales_batch(jsonb_build_object('done_msg_ids', jsonb_build_array(pg_temp.msg_id('d1'))));
+select 'done only', pg_temp.apply(jsonb_build_object('done_msg_ids', jsonb_build_array(pg_temp.msg_id('d1'))));
 select is((select result from results where label = 'done only'),
           '{"processed": 0, "rejected": 0, "failed": 0, "operations_written": 0}'::jsonb,
           'a batch with only done_msg_ids counts nothing');

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { backoffSeconds } from "../../supabase/functions/process-sales/backoff.ts";
-import { planSalesBatch, type QueuedSale, splitBatch, supplierIdentity } from "../../supabase/functions/process-sales/plan.ts";
+import {
+  encodeSalesBatch,
+  planSalesBatch,
+  type QueuedSale,
+  splitBatch,
+  supplierIdentity,
+} from "../../supabase/functions/process-sales/plan.ts";
 
 const shops = new Map([
   ["moba", { code: "moba", timezone: "Europe/Moscow", active: true }],
@@ -95,4 +101,76 @@ Deno.test("backoff grows exponentially with the attempt, is capped, and is jitte
 Deno.test("a malformed queue message is dropped without touching any record", () => {
   const batch = planSalesBatch([queued({ malformed: true, inputId: null, status: null, payload: null })], shops, 5);
   assert.deepEqual(batch, { processed: [], rejected: [], failed: [], done_msg_ids: [10] });
+});
+
+// Encoding: each dictionary value, product, supplier and location once; sales refer by position.
+
+/** A plan of records given as [inputId, payload overrides], message ids following input ids. */
+function planOf(...records: [number, Record<string, unknown>][]) {
+  const base = queued().payload as Record<string, unknown>;
+  return planSalesBatch(
+    records.map(([inputId, fields]) => queued({ msgId: inputId + 1000, inputId, payload: { ...base, ...fields } })),
+    shops,
+    5,
+  );
+}
+
+Deno.test("an encoded batch names each manufacturer, product, supplier and location once", () => {
+  const encoded = encodeSalesBatch(planOf(
+    [1, { external_id: "A-1" }],
+    [2, { external_id: "A-2", product: { sku: "IP13-LCD", name: "Дисплей", manufacturer: "apple" } }],
+    [3, { external_id: "A-3", supplier: undefined, location: { name: "Склад 2", city: "Краснодар" } }],
+  ));
+  assert.equal(encoded.manufacturers.length, 1);
+  assert.equal(encoded.products.length, 1);
+  assert.equal(encoded.suppliers.length, 1);
+  assert.equal(encoded.locations.length, 2);
+  assert.deepEqual(
+    encoded.processed.map((s) => [s.input_id, s.product, s.supplier, s.location]),
+    [[1, 1, 1, 1], [2, 1, 1, 1], [3, 1, null, 2]],
+  );
+});
+
+Deno.test("an encoded dictionary value keeps the name of the lowest staging id, whatever the message order", () => {
+  const encoded = encodeSalesBatch(planOf(
+    [7, { product: { sku: "X", name: "Later", manufacturer: "APPLE" } }],
+    [5, { product: { sku: "X", name: "Earlier", manufacturer: "Apple" } }],
+  ));
+  assert.deepEqual(encoded.manufacturers, [{ key: "apple", name: "Apple", input_id: 5 }]);
+});
+
+Deno.test("an encoded product carries the attributes of its latest record: occurred_at, then staging id", () => {
+  const product = (name: string) => ({ sku: "X", name, manufacturer: "Apple" });
+  const encoded = encodeSalesBatch(planOf(
+    [1, { occurred_at: "2026-11-21T10:00:00Z", product: product("newest") }],
+    [2, { occurred_at: "2026-11-20T10:00:00Z", product: product("older") }],
+    [3, { occurred_at: "2026-11-21T10:00:00Z", product: { ...product("tie, later staging row"), category: "Дисплеи" } }],
+  ));
+  assert.equal(encoded.products.length, 1);
+  assert.deepEqual(
+    [encoded.products[0].name, encoded.products[0].input_id, encoded.products[0].category_key],
+    ["tie, later staging row", 3, "дисплеи"],
+  );
+});
+
+Deno.test("an encoded location takes its name from the lowest staging id and its address from the lowest that has one", () => {
+  const encoded = encodeSalesBatch(planOf(
+    [4, { location: { name: "СКЛАД 1", city: "Краснодар", address: "ул. Красная, 4" } }],
+    [2, { location: { name: "Склад 1", city: "Краснодар" } }],
+    [3, { location: { name: "склад 1", city: "Краснодар", address: "ул. Красная, 3" } }],
+  ));
+  assert.equal(encoded.locations.length, 1);
+  const [location] = encoded.locations;
+  assert.deepEqual([location.name, location.input_id, location.address], ["Склад 1", 2, "ул. Красная, 3"]);
+});
+
+Deno.test("an encoded batch passes rejections, failures and finished messages through unchanged", () => {
+  const plan = planSalesBatch([
+    queued({ msgId: 1, inputId: 1, payload: { ...queued().payload as object, quantity: -1 } }),
+    queued({ msgId: 2, inputId: 2, readCount: 6 }),
+    queued({ msgId: 3, inputId: 3, status: "processed" }),
+  ], shops, 5);
+  const encoded = encodeSalesBatch(plan);
+  assert.deepEqual([encoded.rejected, encoded.failed, encoded.done_msg_ids], [plan.rejected, plan.failed, [3]]);
+  assert.deepEqual([encoded.processed, encoded.products], [[], []]);
 });

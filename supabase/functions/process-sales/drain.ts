@@ -12,7 +12,14 @@ import { isTransientDbError, type Sql } from "../_shared/db.ts";
 import { errorMessage, type Logger } from "../_shared/log.ts";
 import { claimWorkerSlot, releaseWorkerSlot, wakeFunction, wakeIfPending } from "../_shared/queue.ts";
 import { backoffSeconds } from "./backoff.ts";
-import { type ApplyBatch, planSalesBatch, type QueuedSale, type ShopRecord, splitBatch } from "./plan.ts";
+import {
+  type ApplyBatch,
+  encodeSalesBatch,
+  planSalesBatch,
+  type QueuedSale,
+  type ShopRecord,
+  splitBatch,
+} from "./plan.ts";
 
 export const workerName = "process-sales";
 export const queueName = "sales_input";
@@ -103,7 +110,7 @@ function measuredCpu<T>(work: () => T): T {
 }
 
 async function applyBatch(conn: Reserved, batch: ApplyBatch): Promise<ApplyCounts> {
-  const body = measuredCpu(() => JSON.stringify(batch));
+  const body = measuredCpu(() => JSON.stringify(encodeSalesBatch(batch)));
   const [row] = await conn<{ result: ApplyCounts }[]>`
     select etl.apply_sales_batch(${body}::text::jsonb) as result`;
   return row.result;

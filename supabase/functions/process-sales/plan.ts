@@ -3,7 +3,7 @@
  * rejection (a rule broken: the message names the field), a failure (attempts exhausted: dead
  * letter), nothing to do (its staging row is already finished: a duplicate delivery), or left for
  * a later read (no staging row visible yet).
- * The result is the document etl.apply_sales_batch takes.
+ * `encodeSalesBatch` then turns the plan into the document etl.apply_sales_batch takes.
  */
 import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
 
@@ -24,7 +24,7 @@ export interface ShopRecord {
   active: boolean;
 }
 
-/** One row of etl.normalised_sale; field names are the SQL type's. */
+/** One validated, normalised sale with everything it names, before encoding. */
 export interface NormalisedSaleRow {
   input_id: number;
   msg_id: number;
@@ -163,4 +163,193 @@ export function splitBatch(batch: ApplyBatch): [ApplyBatch, ApplyBatch] {
     { ...batch, processed: batch.processed.slice(0, middle) },
     { processed: batch.processed.slice(middle), rejected: [], failed: [], done_msg_ids: [] },
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document etl.apply_sales_batch takes: each dictionary value, product, supplier and location
+// once, and each sale referring to its product, supplier and location by 1-based position. The
+// merging here only makes the document small; the SQL applies the same rules to whatever it gets.
+
+export interface DictionaryEntry {
+  key: string;
+  name: string;
+  input_id: number;
+}
+
+export interface BatchProduct {
+  manufacturer_key: string;
+  sku: string;
+  name: string;
+  category_key: string | null;
+  group_key: string | null;
+  kind_key: string | null;
+  occurred_at: string;
+  input_id: number;
+}
+
+export interface BatchSupplier {
+  key: string;
+  name: string;
+  tax_id: string | null;
+  input_id: number;
+}
+
+export interface BatchLocation {
+  city_key: string;
+  name_key: string;
+  name: string;
+  city: string;
+  address: string | null;
+  input_id: number;
+}
+
+export interface BatchSale {
+  input_id: number;
+  msg_id: number;
+  attempts: number;
+  source: string;
+  external_id: string;
+  occurred_at: string;
+  type: string;
+  quantity: string;
+  unit_price: string;
+  amount: string;
+  currency: string;
+  /** Positions (1-based) in the document's products, suppliers and locations. */
+  product: number;
+  supplier: number | null;
+  location: number;
+}
+
+export interface EncodedSalesBatch {
+  manufacturers: DictionaryEntry[];
+  categories: DictionaryEntry[];
+  product_groups: DictionaryEntry[];
+  product_kinds: DictionaryEntry[];
+  products: BatchProduct[];
+  suppliers: BatchSupplier[];
+  locations: BatchLocation[];
+  processed: BatchSale[];
+  rejected: UnprocessableSale[];
+  failed: UnprocessableSale[];
+  done_msg_ids: number[];
+}
+
+/** Entries by key, each kept once; `merge` decides what a later-seen entry changes. */
+class Entries<T> {
+  readonly list: T[] = [];
+  readonly #positions = new Map<string, number>();
+
+  /** The 1-based position of `key`'s entry, adding `make()` or merging into the one there. */
+  put(key: string, make: () => T, merge: (kept: T) => void): number {
+    const position = this.#positions.get(key);
+    if (position !== undefined) {
+      merge(this.list[position - 1]);
+      return position;
+    }
+    this.list.push(make());
+    this.#positions.set(key, this.list.length);
+    return this.list.length;
+  }
+}
+
+/** A dictionary value: the name of the lowest staging id wins. */
+function putName(entries: Entries<DictionaryEntry>, key: string | null, name: string | null, inputId: number): void {
+  if (key === null || name === null) return;
+  entries.put(key, () => ({ key, name, input_id: inputId }), (kept) => {
+    if (inputId < kept.input_id) Object.assign(kept, { name, input_id: inputId });
+  });
+}
+
+/** True when record (occurredAt, inputId) is later than the kept one: occurred_at, then staging id. */
+const isLater = (occurredAt: string, inputId: number, kept: { occurred_at: string; input_id: number }) =>
+  occurredAt > kept.occurred_at || (occurredAt === kept.occurred_at && inputId > kept.input_id);
+
+export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
+  const manufacturers = new Entries<DictionaryEntry>();
+  const categories = new Entries<DictionaryEntry>();
+  const groups = new Entries<DictionaryEntry>();
+  const kinds = new Entries<DictionaryEntry>();
+  const products = new Entries<BatchProduct>();
+  const suppliers = new Entries<BatchSupplier>();
+  const locations = new Entries<BatchLocation>();
+  const processed: BatchSale[] = [];
+  // Addresses come from the lowest staging id that has one, names from the lowest overall.
+  const addressFrom = new Map<BatchLocation, number>();
+
+  for (const row of plan.processed) {
+    const id = row.input_id;
+    putName(manufacturers, row.manufacturer_key, row.manufacturer, id);
+    putName(categories, row.category_key, row.category, id);
+    putName(groups, row.group_key, row.product_group, id);
+    putName(kinds, row.kind_key, row.kind, id);
+    const productEntry = (): BatchProduct => ({
+      manufacturer_key: row.manufacturer_key,
+      sku: row.sku,
+      name: row.product_name,
+      category_key: row.category_key,
+      group_key: row.group_key,
+      kind_key: row.kind_key,
+      occurred_at: row.occurred_at,
+      input_id: id,
+    });
+    const product = products.put(`${row.manufacturer_key}\u0000${row.sku}`, productEntry, (kept) => {
+      if (isLater(row.occurred_at, id, kept)) Object.assign(kept, productEntry());
+    });
+    const supplier = row.supplier_key === null ? null : suppliers.put(
+      row.supplier_key,
+      () => ({ key: row.supplier_key!, name: row.supplier_name!, tax_id: row.supplier_tax_id, input_id: id }),
+      (kept) => {
+        if (id < kept.input_id) Object.assign(kept, { name: row.supplier_name!, tax_id: row.supplier_tax_id, input_id: id });
+      },
+    );
+    const location = locations.put(`${row.city_key}\u0000${row.location_key}`, () => {
+      const entry = {
+        city_key: row.city_key,
+        name_key: row.location_key,
+        name: row.location_name,
+        city: row.city,
+        address: row.address,
+        input_id: id,
+      };
+      if (row.address !== null) addressFrom.set(entry, id);
+      return entry;
+    }, (kept) => {
+      if (id < kept.input_id) Object.assign(kept, { name: row.location_name, city: row.city, input_id: id });
+      const keptAddressFrom = addressFrom.get(kept);
+      if (row.address !== null && (keptAddressFrom === undefined || id < keptAddressFrom)) {
+        kept.address = row.address;
+        addressFrom.set(kept, id);
+      }
+    });
+    processed.push({
+      input_id: id,
+      msg_id: row.msg_id,
+      attempts: row.attempts,
+      source: row.source,
+      external_id: row.external_id,
+      occurred_at: row.occurred_at,
+      type: row.type,
+      quantity: row.quantity,
+      unit_price: row.unit_price,
+      amount: row.amount,
+      currency: row.currency,
+      product,
+      supplier,
+      location,
+    });
+  }
+  return {
+    manufacturers: manufacturers.list,
+    categories: categories.list,
+    product_groups: groups.list,
+    product_kinds: kinds.list,
+    products: products.list,
+    suppliers: suppliers.list,
+    locations: locations.list,
+    processed,
+    rejected: plan.rejected,
+    failed: plan.failed,
+    done_msg_ids: plan.done_msg_ids,
+  };
 }
