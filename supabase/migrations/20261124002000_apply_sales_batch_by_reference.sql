@@ -19,6 +19,33 @@
 -- Every upsert inserts in key order, so concurrent workers take row locks in the same order (no
 -- deadlocks), and dictionaries use ON CONFLICT (no duplicates).
 
+-- The batch's products, one row per (manufacturer, SKU): its latest record (occurred_at, then
+-- staging id), with dictionary ids resolved, in key order. Both product statements of
+-- etl.apply_sales_batch read it.
+create or replace function etl.batch_products(batch jsonb)
+returns table (manufacturer_id bigint, sku text, name text, category_id bigint, group_id bigint,
+               kind_id bigint, attributes_from_occurred_at timestamptz, attributes_from_input_id bigint)
+language sql
+stable
+set search_path = ''
+as $$
+  select distinct on (m.id, d.sku)
+         m.id, d.sku, d.name, c.id, g.id, k.id, d.occurred_at, d.input_id
+    from pg_catalog.jsonb_to_recordset(coalesce(batch -> 'products', '[]'))
+           as d(manufacturer_key text, sku text, name text, category_key text, group_key text,
+                kind_key text, occurred_at timestamptz, input_id bigint)
+    join public.manufacturers as m on m.name_key = d.manufacturer_key
+    left join public.categories as c on c.name_key = d.category_key
+    left join public.product_groups as g on g.name_key = d.group_key
+    left join public.product_kinds as k on k.name_key = d.kind_key
+   order by m.id, d.sku, d.occurred_at desc, d.input_id desc
+$$;
+
+comment on function etl.batch_products(jsonb) is
+  'The products of an etl.apply_sales_batch document, one per (manufacturer, SKU) from its latest record, with dictionary ids, in key order.';
+
+revoke all on function etl.batch_products(jsonb) from public, anon, authenticated;
+
 create or replace function etl.apply_sales_batch(batch jsonb)
 returns jsonb
 language plpgsql
@@ -50,43 +77,27 @@ begin
       using coalesce(batch -> dictionary, '[]');
   end loop;
 
-  -- Products: attributes follow the latest occurred_at (ties: the later staging row). The row
-  -- always remembers which record its attributes came from; updated_at moves only when an
-  -- attribute changes, so a replay leaves the product as it was.
-  insert into public.products as p
+  -- Products new to the database are created now, as operations need their ids. Attributes of
+  -- existing products are brought up to date at the end (see there).
+  insert into public.products
     (manufacturer_id, sku, name, category_id, group_id, kind_id,
      attributes_from_occurred_at, attributes_from_input_id)
-  select distinct on (m.id, d.sku)
-         m.id, d.sku, d.name, c.id, g.id, k.id, d.occurred_at, d.input_id
-    from pg_catalog.jsonb_to_recordset(coalesce(batch -> 'products', '[]'))
-           as d(manufacturer_key text, sku text, name text, category_key text, group_key text,
-                kind_key text, occurred_at timestamptz, input_id bigint)
-    join public.manufacturers as m on m.name_key = d.manufacturer_key
-    left join public.categories as c on c.name_key = d.category_key
-    left join public.product_groups as g on g.name_key = d.group_key
-    left join public.product_kinds as k on k.name_key = d.kind_key
-   order by m.id, d.sku, d.occurred_at desc, d.input_id desc
-  on conflict (manufacturer_id, sku) do update
-     set name = excluded.name,
-         category_id = excluded.category_id,
-         group_id = excluded.group_id,
-         kind_id = excluded.kind_id,
-         attributes_from_occurred_at = excluded.attributes_from_occurred_at,
-         attributes_from_input_id = excluded.attributes_from_input_id,
-         updated_at = case
-           when (p.name, p.category_id, p.group_id, p.kind_id)
-                is distinct from (excluded.name, excluded.category_id, excluded.group_id, excluded.kind_id)
-           then pg_catalog.now() else p.updated_at end
-   where (excluded.attributes_from_occurred_at, excluded.attributes_from_input_id)
-       > (p.attributes_from_occurred_at, p.attributes_from_input_id);
+  select * from etl.batch_products(batch)
+  on conflict (manufacturer_id, sku) do nothing;
 
-  select pg_catalog.array_agg(p.id order by d.position)
+  -- Ids by position: one unique-index probe per entry, written as a scalar subquery so that the
+  -- plan cannot change with the tables' statistics (a join once scanned a manufacturer's products
+  -- per entry while the tables were young) and a missing row stays a null in its place.
+  select pg_catalog.array_agg(
+           (select p.id
+              from public.manufacturers as m
+              join public.products as p on p.manufacturer_id = m.id
+             where m.name_key = d.manufacturer_key and p.sku = d.sku)
+           order by d.position)
     into product_ids
     from rows from (pg_catalog.jsonb_to_recordset(coalesce(batch -> 'products', '[]'))
                       as (manufacturer_key text, sku text))
-         with ordinality as d(manufacturer_key, sku, position)
-    left join public.manufacturers as m on m.name_key = d.manufacturer_key
-    left join public.products as p on p.manufacturer_id = m.id and p.sku = d.sku;
+         with ordinality as d(manufacturer_key, sku, position);
 
   -- Suppliers: the first name seen for an identity.
   insert into public.suppliers (name, tax_id, identity_key)
@@ -96,11 +107,12 @@ begin
    order by d.key, d.input_id
   on conflict (identity_key) do nothing;
 
-  select pg_catalog.array_agg(s.id order by d.position)
+  select pg_catalog.array_agg(
+           (select s.id from public.suppliers as s where s.identity_key = d.key)
+           order by d.position)
     into supplier_ids
     from rows from (pg_catalog.jsonb_to_recordset(coalesce(batch -> 'suppliers', '[]')) as (key text))
-         with ordinality as d(key, position)
-    left join public.suppliers as s on s.identity_key = d.key;
+         with ordinality as d(key, position);
 
   -- Locations: first name seen; an address fills in when the location had none (the first
   -- address the batch offers).
@@ -118,12 +130,13 @@ begin
      set address = excluded.address
    where l.address is null and excluded.address is not null;
 
-  select pg_catalog.array_agg(l.id order by d.position)
+  select pg_catalog.array_agg(
+           (select l.id from public.locations as l where l.city_key = d.city_key and l.name_key = d.name_key)
+           order by d.position)
     into location_ids
     from rows from (pg_catalog.jsonb_to_recordset(coalesce(batch -> 'locations', '[]'))
                       as (city_key text, name_key text))
-         with ordinality as d(city_key, name_key, position)
-    left join public.locations as l on l.city_key = d.city_key and l.name_key = d.name_key;
+         with ordinality as d(city_key, name_key, position);
 
   -- Operations: the latest staging row per (source, external_id) wins. The row always remembers
   -- the newest staging row seen (so an older record retried later cannot win); updated_at moves
@@ -212,6 +225,29 @@ begin
   if archive_ids is not null then
     perform pgmq.archive('sales_input'::text, archive_ids);
   end if;
+
+  -- Product attributes follow the latest occurred_at (ties: the later staging row). The row
+  -- always remembers which record its attributes came from; updated_at moves only when an
+  -- attribute changes, so a replay leaves the product as it was. Last, because these updates lock
+  -- product rows that concurrent batches often share: held from here to commit, not for the
+  -- whole batch. Sorted, as every upsert here, so the batches cannot deadlock.
+  insert into public.products as p
+    (manufacturer_id, sku, name, category_id, group_id, kind_id,
+     attributes_from_occurred_at, attributes_from_input_id)
+  select * from etl.batch_products(batch)
+  on conflict (manufacturer_id, sku) do update
+     set name = excluded.name,
+         category_id = excluded.category_id,
+         group_id = excluded.group_id,
+         kind_id = excluded.kind_id,
+         attributes_from_occurred_at = excluded.attributes_from_occurred_at,
+         attributes_from_input_id = excluded.attributes_from_input_id,
+         updated_at = case
+           when (p.name, p.category_id, p.group_id, p.kind_id)
+                is distinct from (excluded.name, excluded.category_id, excluded.group_id, excluded.kind_id)
+           then pg_catalog.now() else p.updated_at end
+   where (excluded.attributes_from_occurred_at, excluded.attributes_from_input_id)
+       > (p.attributes_from_occurred_at, p.attributes_from_input_id);
 
   return pg_catalog.jsonb_build_object(
     'processed', processed_count,
