@@ -203,23 +203,28 @@ export interface BatchLocation {
   input_id: number;
 }
 
-export interface BatchSale {
-  input_id: number;
-  msg_id: number;
-  attempts: number;
-  source: string;
-  external_id: string;
-  occurred_at: string;
-  type: string;
-  quantity: string;
-  unit_price: string;
-  amount: string;
-  currency: string;
-  /** Positions (1-based) in the document's products, suppliers and locations. */
-  product: number;
-  supplier: number | null;
-  location: number;
-}
+/** A sale as the document carries it: its own fields, and positions for what it names. */
+export type BatchSale =
+  & Pick<
+    NormalisedSaleRow,
+    | "input_id"
+    | "msg_id"
+    | "attempts"
+    | "source"
+    | "external_id"
+    | "occurred_at"
+    | "type"
+    | "quantity"
+    | "unit_price"
+    | "amount"
+    | "currency"
+  >
+  & {
+    /** Positions (1-based) in the document's products, suppliers and locations. */
+    product: number;
+    supplier: number | null;
+    location: number;
+  };
 
 export interface EncodedSalesBatch {
   manufacturers: DictionaryEntry[];
