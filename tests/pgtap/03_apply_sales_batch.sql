@@ -151,8 +151,9 @@ $$;
 
 select pg_temp.stage('a1', 'a2', 'a3', 'a4', 'a5', 'a6');
 
-insert into results
-select 'batch 1', pg_temp.apply(jsonb_build_object(
+-- The same document is applied again below as the replay.
+create temporary table batch1 as
+select jsonb_build_object(
   'processed', jsonb_build_array(
     pg_temp.sale('a2', '{"manufacturer": "PGTAP03 MAKER", "sku": "PGTAP03-SKU-2", "product_name": "PgTap03 Display 2",
                         "supplier_name": "PgTap03 Parts Shop", "supplier_tax_id": null, "supplier_key": "name:pgtap03 parts shop",
@@ -166,7 +167,10 @@ select 'batch 1', pg_temp.apply(jsonb_build_object(
     pg_temp.sale('a4', '{"source": "partsdirect", "type": "return", "quantity": 1, "amount": 1499.50,
                         "occurred_at": "2026-11-19T11:00:00Z", "product_name": "PgTap03 Display 1 (old name)"}')),
   'rejected', jsonb_build_array(pg_temp.unprocessable('a5', 1, 'quantity: must be a positive number')),
-  'failed', jsonb_build_array(pg_temp.unprocessable('a6', 5, 'connection reset'))));
+  'failed', jsonb_build_array(pg_temp.unprocessable('a6', 5, 'connection reset'))) as doc;
+
+insert into results
+select 'batch 1', pg_temp.apply((select doc from batch1));
 
 select is((select result from results where label = 'batch 1'),
           '{"processed": 4, "rejected": 1, "failed": 1, "operations_written": 4}'::jsonb,
@@ -259,21 +263,7 @@ create temporary table before_replay as select * from pg_temp.row_versions();
 create temporary table counts_before_replay as select pg_temp.counts() as counts;
 
 insert into results
-select 'replay', pg_temp.apply(jsonb_build_object(
-  'processed', jsonb_build_array(
-    pg_temp.sale('a2', '{"manufacturer": "PGTAP03 MAKER", "sku": "PGTAP03-SKU-2", "product_name": "PgTap03 Display 2",
-                        "supplier_name": "PgTap03 Parts Shop", "supplier_tax_id": null, "supplier_key": "name:pgtap03 parts shop",
-                        "location_name": "PgTap03 Store 2", "location_key": "pgtap03 store 2", "address": null}'),
-    pg_temp.sale('a1'),
-    pg_temp.sale('a3', '{"manufacturer": "PgTap03 Other", "manufacturer_key": "pgtap03 other",
-                        "product_name": "PgTap03 Other Display",
-                        "category": null, "category_key": null, "product_group": null, "group_key": null,
-                        "kind": null, "kind_key": null,
-                        "supplier_name": null, "supplier_tax_id": null, "supplier_key": null}'),
-    pg_temp.sale('a4', '{"source": "partsdirect", "type": "return", "quantity": 1, "amount": 1499.50,
-                        "occurred_at": "2026-11-19T11:00:00Z", "product_name": "PgTap03 Display 1 (old name)"}')),
-  'rejected', jsonb_build_array(pg_temp.unprocessable('a5', 1, 'quantity: must be a positive number')),
-  'failed', jsonb_build_array(pg_temp.unprocessable('a6', 5, 'connection reset'))));
+select 'replay', pg_temp.apply((select doc from batch1));
 
 select is((select result ->> 'operations_written' from results where label = 'replay'), '0',
           'a replay writes no operation');
