@@ -71,28 +71,36 @@ create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as
   with sale as (
     select s.value as v, s.position::integer as position
       from jsonb_array_elements(coalesce(flat -> 'processed', '[]')) with ordinality as s(value, position)
-  ), supplied as (
-    select v, position, row_number() over (order by position)::integer as supplier_position
-      from sale where v ->> 'supplier_key' is not null
+  ), numbered as (
+    -- each sale's entry position in the lists of optional values, null where it has none
+    select v, position,
+           case when v ->> 'category_key' is not null
+                then count(v ->> 'category_key') over (order by position) end::integer as category,
+           case when v ->> 'group_key' is not null
+                then count(v ->> 'group_key') over (order by position) end::integer as "group",
+           case when v ->> 'kind_key' is not null
+                then count(v ->> 'kind_key') over (order by position) end::integer as kind,
+           case when v ->> 'supplier_key' is not null
+                then count(v ->> 'supplier_key') over (order by position) end::integer as supplier
+      from sale
   )
   select etl.apply_sales_batch(jsonb_strip_nulls(jsonb_build_object(
-    'manufacturers', (select jsonb_agg(jsonb_build_object('key', v -> 'manufacturer_key', 'name', v -> 'manufacturer', 'input_id', v -> 'input_id') order by position) from sale),
-    'categories', (select jsonb_agg(jsonb_build_object('key', v -> 'category_key', 'name', v -> 'category', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'category_key' is not null),
-    'product_groups', (select jsonb_agg(jsonb_build_object('key', v -> 'group_key', 'name', v -> 'product_group', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'group_key' is not null),
-    'product_kinds', (select jsonb_agg(jsonb_build_object('key', v -> 'kind_key', 'name', v -> 'kind', 'input_id', v -> 'input_id') order by position) from sale where v ->> 'kind_key' is not null),
-    'products', (select jsonb_agg(jsonb_build_object('manufacturer_key', v -> 'manufacturer_key', 'sku', v -> 'sku', 'name', v -> 'product_name',
-                                                    'category_key', v -> 'category_key', 'group_key', v -> 'group_key', 'kind_key', v -> 'kind_key',
-                                                    'occurred_at', v -> 'occurred_at', 'input_id', v -> 'input_id') order by position) from sale),
+    'manufacturers', (select jsonb_agg(jsonb_build_object('key', v -> 'manufacturer_key', 'name', v -> 'manufacturer', 'input_id', v -> 'input_id') order by position) from numbered),
+    'categories', (select jsonb_agg(jsonb_build_object('key', v -> 'category_key', 'name', v -> 'category', 'input_id', v -> 'input_id') order by position) from numbered where category is not null),
+    'product_groups', (select jsonb_agg(jsonb_build_object('key', v -> 'group_key', 'name', v -> 'product_group', 'input_id', v -> 'input_id') order by position) from numbered where "group" is not null),
+    'product_kinds', (select jsonb_agg(jsonb_build_object('key', v -> 'kind_key', 'name', v -> 'kind', 'input_id', v -> 'input_id') order by position) from numbered where kind is not null),
+    'products', (select jsonb_agg(jsonb_build_object('manufacturer', position, 'sku', v -> 'sku', 'name', v -> 'product_name',
+                                                    'category', category, 'group', "group", 'kind', kind,
+                                                    'occurred_at', v -> 'occurred_at', 'input_id', v -> 'input_id') order by position) from numbered),
     'suppliers', (select jsonb_agg(jsonb_build_object('key', v -> 'supplier_key', 'name', v -> 'supplier_name', 'tax_id', v -> 'supplier_tax_id',
-                                                     'input_id', v -> 'input_id') order by position) from supplied),
+                                                     'input_id', v -> 'input_id') order by position) from numbered where supplier is not null),
     'locations', (select jsonb_agg(jsonb_build_object('city_key', v -> 'city_key', 'name_key', v -> 'location_key', 'name', v -> 'location_name',
-                                                     'city', v -> 'city', 'address', v -> 'address', 'input_id', v -> 'input_id') order by position) from sale),
+                                                     'city', v -> 'city', 'address', v -> 'address', 'input_id', v -> 'input_id') order by position) from numbered),
     'processed', (select jsonb_agg((v - array['manufacturer', 'manufacturer_key', 'sku', 'product_name', 'category', 'category_key',
                                               'product_group', 'group_key', 'kind', 'kind_key', 'supplier_name', 'supplier_tax_id',
                                               'supplier_key', 'location_name', 'location_key', 'city', 'city_key', 'address'])
-                                   || jsonb_build_object('product', s.position, 'location', s.position,
-                                                         'supplier', (select u.supplier_position from supplied as u where u.position = s.position))
-                                   order by s.position) from sale as s)
+                                   || jsonb_build_object('product', position, 'location', position, 'supplier', supplier)
+                                   order by position) from numbered)
   )) || jsonb_strip_nulls(jsonb_build_object('rejected', flat -> 'rejected', 'failed', flat -> 'failed',
                                              'done_msg_ids', flat -> 'done_msg_ids')))
 $$;

@@ -148,8 +148,23 @@ Deno.test("an encoded product carries the attributes of its latest record: occur
   ));
   assert.equal(encoded.products.length, 1);
   assert.deepEqual(
-    [encoded.products[0].name, encoded.products[0].input_id, encoded.products[0].category_key],
-    ["tie, later staging row", 3, "дисплеи"],
+    [encoded.products[0].name, encoded.products[0].input_id, encoded.products[0].category],
+    ["tie, later staging row", 3, 1],
+  );
+  assert.deepEqual(encoded.categories, [{ key: "дисплеи", name: "Дисплеи", input_id: 3 }]);
+});
+
+Deno.test("an encoded product names its dictionary values by position, and null for those it lacks", () => {
+  const encoded = encodeSalesBatch(planOf(
+    [1, { product: { sku: "A", name: "A", manufacturer: "Apple", category: "Дисплеи", kind: "Оригинал" } }],
+    [2, { product: { sku: "B", name: "B", manufacturer: "Samsung", kind: "Копия" } }],
+    [3, { product: { sku: "C", name: "C", manufacturer: "apple", category: "Дисплеи", kind: "копия" } }],
+  ));
+  assert.deepEqual(encoded.manufacturers.map((m) => m.key), ["apple", "samsung"]);
+  assert.deepEqual(encoded.product_kinds.map((k) => k.key), ["оригинал", "копия"]);
+  assert.deepEqual(
+    encoded.products.map((p) => [p.sku, p.manufacturer, p.category, p.group, p.kind]),
+    [["A", 1, 1, null, 1], ["B", 2, null, null, 2], ["C", 1, 1, null, 2]],
   );
 });
 

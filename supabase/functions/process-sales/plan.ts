@@ -176,13 +176,14 @@ export interface DictionaryEntry {
   input_id: number;
 }
 
+/** A product as the document carries it: positions (1-based) for its dictionary values. */
 export interface BatchProduct {
-  manufacturer_key: string;
+  manufacturer: number;
   sku: string;
   name: string;
-  category_key: string | null;
-  group_key: string | null;
-  kind_key: string | null;
+  category: number | null;
+  group: number | null;
+  kind: number | null;
   occurred_at: string;
   input_id: number;
 }
@@ -258,12 +259,16 @@ class Entries<T> {
   }
 }
 
-/** A dictionary value: the name of the lowest staging id wins. */
-function putName(entries: Entries<DictionaryEntry>, key: string | null, name: string | null, inputId: number): void {
-  if (key === null || name === null) return;
-  entries.put(key, () => ({ key, name, input_id: inputId }), (kept) => {
+/** A dictionary value, by its position: the name of the lowest staging id wins. */
+function putName(entries: Entries<DictionaryEntry>, key: string, name: string, inputId: number): number {
+  return entries.put(key, () => ({ key, name, input_id: inputId }), (kept) => {
     if (inputId < kept.input_id) Object.assign(kept, { name, input_id: inputId });
   });
+}
+
+/** An optional dictionary value: its position, or null when the record has none. */
+function putOptionalName(entries: Entries<DictionaryEntry>, key: string | null, name: string | null, inputId: number): number | null {
+  return key === null || name === null ? null : putName(entries, key, name, inputId);
 }
 
 /** True when record (occurredAt, inputId) is later than the kept one: occurred_at, then staging id. */
@@ -284,17 +289,17 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
 
   for (const row of plan.processed) {
     const id = row.input_id;
-    putName(manufacturers, row.manufacturer_key, row.manufacturer, id);
-    putName(categories, row.category_key, row.category, id);
-    putName(groups, row.group_key, row.product_group, id);
-    putName(kinds, row.kind_key, row.kind, id);
+    const manufacturer = putName(manufacturers, row.manufacturer_key, row.manufacturer, id);
+    const category = putOptionalName(categories, row.category_key, row.category, id);
+    const group = putOptionalName(groups, row.group_key, row.product_group, id);
+    const kind = putOptionalName(kinds, row.kind_key, row.kind, id);
     const productEntry = (): BatchProduct => ({
-      manufacturer_key: row.manufacturer_key,
+      manufacturer,
       sku: row.sku,
       name: row.product_name,
-      category_key: row.category_key,
-      group_key: row.group_key,
-      kind_key: row.kind_key,
+      category,
+      group,
+      kind,
       occurred_at: row.occurred_at,
       input_id: id,
     });
