@@ -65,9 +65,17 @@ create function pg_temp.sale(k text, fields jsonb default '{}') returns jsonb la
    where i.k = sale.k
 $$;
 
--- etl.apply_sales_batch on a flat batch {processed: [pg_temp.sale(...)], rejected, failed,
--- done_msg_ids}: each sale becomes one entry in every list it names, at its own position.
-create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as $$
+-- A list of objects as the document carries it: one object of columns, entry i at index i of each.
+-- A field an entry lacks is null in its column; a field no entry has gets no column at all.
+create function pg_temp.columns(entries jsonb) returns jsonb language sql immutable as $$
+  select coalesce(jsonb_object_agg(f.field, (
+           select jsonb_agg(e.value -> f.field order by e.position)
+             from jsonb_array_elements(entries) with ordinality as e(value, position))), '{}')
+    from (select distinct jsonb_object_keys(e) as field from jsonb_array_elements(entries) as e) as f
+$$;
+
+-- The document of a flat batch with its lists still as arrays of objects.
+create function pg_temp.entries(flat jsonb) returns jsonb language sql stable as $$
   with sale as (
     select s.value as v, s.position::integer as position
       from jsonb_array_elements(coalesce(flat -> 'processed', '[]')) with ordinality as s(value, position)
@@ -84,7 +92,7 @@ create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as
                 then count(v ->> 'supplier_key') over (order by position) end::integer as supplier
       from sale
   )
-  select etl.apply_sales_batch(jsonb_strip_nulls(jsonb_build_object(
+  select jsonb_strip_nulls(jsonb_build_object(
     'manufacturers', (select jsonb_agg(jsonb_build_object('key', v -> 'manufacturer_key', 'name', v -> 'manufacturer', 'input_id', v -> 'input_id') order by position) from numbered),
     'categories', (select jsonb_agg(jsonb_build_object('key', v -> 'category_key', 'name', v -> 'category', 'input_id', v -> 'input_id') order by position) from numbered where category is not null),
     'product_groups', (select jsonb_agg(jsonb_build_object('key', v -> 'group_key', 'name', v -> 'product_group', 'input_id', v -> 'input_id') order by position) from numbered where "group" is not null),
@@ -102,7 +110,16 @@ create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as
                                    || jsonb_build_object('product', position, 'location', position, 'supplier', supplier)
                                    order by position) from numbered)
   )) || jsonb_strip_nulls(jsonb_build_object('rejected', flat -> 'rejected', 'failed', flat -> 'failed',
-                                             'done_msg_ids', flat -> 'done_msg_ids')))
+                                             'done_msg_ids', flat -> 'done_msg_ids'))
+$$;
+
+-- etl.apply_sales_batch on a flat batch {processed: [pg_temp.sale(...)], rejected, failed,
+-- done_msg_ids}: each sale becomes one entry in every list it names, at its own position, and
+-- every list is turned into columns.
+create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as $$
+  select etl.apply_sales_batch(coalesce((
+    select jsonb_object_agg(l.key, case when l.key = 'done_msg_ids' then l.value else pg_temp.columns(l.value) end)
+      from jsonb_each(pg_temp.entries(flat)) as l), '{}'))
 $$;
 
 -- A rejected or failed record: {input_id, msg_id, attempts, error}.

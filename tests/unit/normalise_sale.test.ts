@@ -588,3 +588,13 @@ Deno.test("the first error is always the earliest field of the contract", () => 
   assert.ok(error.startsWith('type: must be "sale" or "return"'), error);
   assert.deepEqual(FIELD_ORDER.slice(1, 4), ["source", "external_id", "occurred_at"]);
 });
+
+Deno.test("a product that is not an object is reported next to the other bad fields", () => {
+  const record = withField("product", "ip13");
+  record.quantity = 0;
+  (record.location as Record<string, unknown>).city = "";
+  assert.equal(
+    rejected(normaliseSale(record, shops)),
+    "quantity: must be greater than 0; product: must be an object; location.city: is required",
+  );
+});

@@ -4,8 +4,10 @@ import {
   encodeSalesBatch,
   planSalesBatch,
   type QueuedSale,
+  salesBatchDocument,
   splitBatch,
   supplierIdentity,
+  toColumns,
 } from "../../supabase/functions/process-sales/plan.ts";
 
 const shops = new Map([
@@ -188,4 +190,40 @@ Deno.test("an encoded batch passes rejections, failures and finished messages th
   const encoded = encodeSalesBatch(plan);
   assert.deepEqual([encoded.rejected, encoded.failed, encoded.done_msg_ids], [plan.rejected, plan.failed, [3]]);
   assert.deepEqual([encoded.processed, encoded.products], [[], []]);
+});
+
+Deno.test("columns hold entry i at index i of every field, and an empty list still has every column", () => {
+  const entries = [{ key: "a", name: "A", input_id: 1 }, { key: "b", name: "B", input_id: 2 }];
+  assert.deepEqual(toColumns(entries, ["key", "name", "input_id"]), {
+    key: ["a", "b"],
+    name: ["A", "B"],
+    input_id: [1, 2],
+  });
+  assert.deepEqual(toColumns([] as typeof entries, ["key", "name"]), { key: [], name: [] });
+});
+
+Deno.test("the batch document carries every list as columns, nulls included, and done messages as they are", () => {
+  const plan = planSalesBatch([
+    queued({ msgId: 1, inputId: 1 }),
+    queued({ msgId: 2, inputId: 2, payload: { ...queued().payload as object, external_id: "A-2", supplier: null } }),
+    queued({ msgId: 3, inputId: 3, payload: { ...queued().payload as object, quantity: -1 } }),
+    queued({ msgId: 4, inputId: 4, status: "processed" }),
+  ], shops, 5);
+  const encoded = encodeSalesBatch(plan);
+  const document = salesBatchDocument(encoded);
+  assert.deepEqual(document.manufacturers, { key: ["apple"], name: ["APPLE"], input_id: [1] });
+  assert.deepEqual(document.processed.external_id, ["A-1", "A-2"]);
+  assert.deepEqual(document.processed.supplier, [1, null]);
+  assert.deepEqual(document.processed.product, [1, 1]);
+  assert.deepEqual(document.products.category, [null]);
+  assert.deepEqual(document.locations.address, [null]);
+  assert.deepEqual(document.rejected.msg_id, [3]);
+  assert.deepEqual(document.failed, { input_id: [], msg_id: [], attempts: [], error: [] });
+  assert.deepEqual(document.done_msg_ids, [4]);
+  // every column of a list has one element per entry
+  for (const [list, rows] of [["processed", encoded.processed], ["products", encoded.products]] as const) {
+    for (const [field, column] of Object.entries(document[list])) {
+      assert.equal((column as unknown[]).length, rows.length, `${list}.${field}`);
+    }
+  }
 });

@@ -17,6 +17,7 @@ import {
   encodeSalesBatch,
   planSalesBatch,
   type QueuedSale,
+  salesBatchDocument,
   type ShopRecord,
   splitBatch,
 } from "./plan.ts";
@@ -110,7 +111,7 @@ function measuredCpu<T>(work: () => T): T {
 }
 
 async function applyBatch(conn: Reserved, batch: ApplyBatch): Promise<ApplyCounts> {
-  const body = measuredCpu(() => JSON.stringify(encodeSalesBatch(batch)));
+  const body = measuredCpu(() => JSON.stringify(salesBatchDocument(encodeSalesBatch(batch))));
   const [row] = await conn<{ result: ApplyCounts }[]>`
     select etl.apply_sales_batch(${body}::text::jsonb) as result`;
   return row.result;

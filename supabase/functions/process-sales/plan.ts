@@ -3,7 +3,8 @@
  * rejection (a rule broken: the message names the field), a failure (attempts exhausted: dead
  * letter), nothing to do (its staging row is already finished: a duplicate delivery), or left for
  * a later read (no staging row visible yet).
- * `encodeSalesBatch` then turns the plan into the document etl.apply_sales_batch takes.
+ * `encodeSalesBatch` then merges the plan into entries named once, and `salesBatchDocument` turns
+ * those into the columnar document etl.apply_sales_batch takes.
  */
 import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
 
@@ -166,8 +167,8 @@ export function splitBatch(batch: ApplyBatch): [ApplyBatch, ApplyBatch] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The document etl.apply_sales_batch takes: each dictionary value, product, supplier and location
-// once, and each sale referring to its product, supplier and location by 1-based position. The
+// What the document etl.apply_sales_batch takes holds: each dictionary value, product, supplier and
+// location once, and each sale referring to its product, supplier and location by 1-based position. The
 // merging here only makes the document small; the SQL applies the same rules to whatever it gets.
 
 export interface DictionaryEntry {
@@ -361,5 +362,90 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
     rejected: plan.rejected,
     failed: plan.failed,
     done_msg_ids: plan.done_msg_ids,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document on the wire is columnar: each list is one object of columns, entry i being the
+// i-th element of every column. Keys are written once per list instead of once per entry, which
+// halves the text and makes it several times cheaper for PostgreSQL to parse (see the migration
+// apply_sales_batch_columnar).
+
+/** A list as columns: for each field of T, the array of that field's values in entry order. */
+export type Columns<T> = { [K in keyof T]: T[K][] };
+
+/** Transposes entries into columns, one per field named (all of them, even for no entries). */
+export function toColumns<T extends object, K extends keyof T>(entries: readonly T[], fields: readonly K[]): Columns<Pick<T, K>> {
+  const columns = {} as Columns<Pick<T, K>>;
+  for (const field of fields) columns[field] = entries.map((entry) => entry[field]);
+  return columns;
+}
+
+const dictionaryFields = ["key", "name", "input_id"] as const satisfies readonly (keyof DictionaryEntry)[];
+const productFields = [
+  "manufacturer",
+  "sku",
+  "name",
+  "category",
+  "group",
+  "kind",
+  "occurred_at",
+  "input_id",
+] as const satisfies readonly (keyof BatchProduct)[];
+const supplierFields = ["key", "name", "tax_id", "input_id"] as const satisfies readonly (keyof BatchSupplier)[];
+const locationFields = [
+  "city_key",
+  "name_key",
+  "name",
+  "city",
+  "address",
+  "input_id",
+] as const satisfies readonly (keyof BatchLocation)[];
+const saleFields = [
+  "input_id",
+  "msg_id",
+  "attempts",
+  "source",
+  "external_id",
+  "occurred_at",
+  "type",
+  "quantity",
+  "unit_price",
+  "amount",
+  "currency",
+  "product",
+  "supplier",
+  "location",
+] as const satisfies readonly (keyof BatchSale)[];
+const unprocessableFields = ["input_id", "msg_id", "attempts", "error"] as const satisfies readonly (keyof UnprocessableSale)[];
+
+/** The document etl.apply_sales_batch takes: every list of an encoded batch as columns. */
+export interface SalesBatchDocument {
+  manufacturers: Columns<DictionaryEntry>;
+  categories: Columns<DictionaryEntry>;
+  product_groups: Columns<DictionaryEntry>;
+  product_kinds: Columns<DictionaryEntry>;
+  products: Columns<BatchProduct>;
+  suppliers: Columns<BatchSupplier>;
+  locations: Columns<BatchLocation>;
+  processed: Columns<BatchSale>;
+  rejected: Columns<UnprocessableSale>;
+  failed: Columns<UnprocessableSale>;
+  done_msg_ids: number[];
+}
+
+export function salesBatchDocument(batch: EncodedSalesBatch): SalesBatchDocument {
+  return {
+    manufacturers: toColumns(batch.manufacturers, dictionaryFields),
+    categories: toColumns(batch.categories, dictionaryFields),
+    product_groups: toColumns(batch.product_groups, dictionaryFields),
+    product_kinds: toColumns(batch.product_kinds, dictionaryFields),
+    products: toColumns(batch.products, productFields),
+    suppliers: toColumns(batch.suppliers, supplierFields),
+    locations: toColumns(batch.locations, locationFields),
+    processed: toColumns(batch.processed, saleFields),
+    rejected: toColumns(batch.rejected, unprocessableFields),
+    failed: toColumns(batch.failed, unprocessableFields),
+    done_msg_ids: batch.done_msg_ids,
   };
 }
