@@ -209,6 +209,16 @@ class FieldReader {
   }
 }
 
+/** The matching key of a text a FieldReader read: undefined, like the text, when its field was bad. */
+const keyOf = (text: string): string => (text === undefined ? text : matchKey(text));
+
+/** Sets a product's optional dictionary value and its matching key, when the record has one. */
+function setOptionalName(product: NormalisedProduct, field: "category" | "group" | "kind", value: string | undefined): void {
+  if (value === undefined) return;
+  product[field] = value;
+  product[`${field}_key`] = matchKey(value);
+}
+
 function readProduct(fields: FieldReader, input: unknown): NormalisedProduct | undefined {
   const product = fields.shape("product", productShape, input);
   if (product === undefined) return undefined;
@@ -216,26 +226,14 @@ function readProduct(fields: FieldReader, input: unknown): NormalisedProduct | u
   const manufacturer = fields.rule("product.manufacturer", requiredText(product.manufacturer));
   const read: NormalisedProduct = {
     sku,
-    sku_key: sku === undefined ? sku : matchKey(sku),
+    sku_key: keyOf(sku),
     name: fields.rule("product.name", requiredText(product.name)),
     manufacturer,
-    manufacturer_key: manufacturer === undefined ? manufacturer : matchKey(manufacturer),
+    manufacturer_key: keyOf(manufacturer),
   };
-  const category = fields.rule("product.category", readText(product.category));
-  if (category !== undefined) {
-    read.category = category;
-    read.category_key = matchKey(category);
-  }
-  const group = fields.rule("product.group", readText(product.group));
-  if (group !== undefined) {
-    read.group = group;
-    read.group_key = matchKey(group);
-  }
-  const kind = fields.rule("product.kind", readText(product.kind));
-  if (kind !== undefined) {
-    read.kind = kind;
-    read.kind_key = matchKey(kind);
-  }
+  setOptionalName(read, "category", fields.rule("product.category", readText(product.category)));
+  setOptionalName(read, "group", fields.rule("product.group", readText(product.group)));
+  setOptionalName(read, "kind", fields.rule("product.kind", readText(product.kind)));
   return read;
 }
 
@@ -262,9 +260,9 @@ function readLocation(fields: FieldReader, input: unknown): NormalisedLocation |
   const city = fields.rule("location.city", requiredText(location.city));
   const read: NormalisedLocation = {
     name,
-    name_key: name === undefined ? name : matchKey(name),
+    name_key: keyOf(name),
     city,
-    city_key: city === undefined ? city : matchKey(city),
+    city_key: keyOf(city),
   };
   const address = fields.rule("location.address", readText(location.address));
   if (address !== undefined) read.address = address;
