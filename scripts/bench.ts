@@ -30,6 +30,7 @@ import {
   ingestAll,
   ingestBatch,
   type IngestTarget,
+  nextSalesStart,
   seedShops,
   type Sql,
   waitUntilDrained,
@@ -331,6 +332,7 @@ async function measureWakeLatency(sql: Sql, target: IngestTarget, runId: string)
     badShare: 0,
     replayShare: 0,
     correctionShare: 0,
+    startAt: await nextSalesStart(sql),
   }) as unknown as SaleKey[];
   await waitForQuietPipeline(sql);
   const sentAt = new Map<string, number>();
@@ -487,7 +489,13 @@ try {
   await seedShops(sql);
   await warnIfWakesPaused(sql);
   const runId = `bench-${Date.now().toString(36)}`;
-  const records = generateSales({ count: options.records, runId, seed: 42, badShare: 0.01 });
+  const records = generateSales({
+    count: options.records,
+    runId,
+    seed: 42,
+    badShare: 0.01,
+    startAt: await nextSalesStart(sql),
+  });
   if (options["restart-worker"]) await restartWorkerProcess(sql);
   await waitForQuietPipeline(sql);
   const conveyor = await measureThroughput(sql, target, records);

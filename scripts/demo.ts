@@ -11,6 +11,7 @@ import { z } from "zod";
 import { bringUp, describeStack, stackEnvLines } from "./local-stack/stack.ts";
 import {
   ingestAll,
+  nextSalesStart,
   pipelineTotals,
   seedShops,
   topRejections,
@@ -39,7 +40,12 @@ const sql = postgres(env.DB_URL, { max: 2, onnotice: () => {} });
 try {
   await seedShops(sql);
   const runId = `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
-  const records = generateSales({ count: options.records, runId, seed: Date.now() % 100000 });
+  const records = generateSales({
+    count: options.records,
+    runId,
+    seed: Date.now() % 100000,
+    startAt: await nextSalesStart(sql),
+  });
   console.log(`\nsending ${records.length} generated records through ${env.FUNCTIONS_URL}/ingest (supabase-js functions.invoke) ...`);
   const before = await pipelineTotals(sql);
   const started = performance.now();

@@ -5,9 +5,11 @@
  * an INSERT, upserts the operation, marks the staging row and deletes the job.
  *
  * It runs on the same database as Conveyor but in its own schema (`bench_naive`: copies of the
- * reference tables, operations and staging made with `like ... including all`, plus the foreign
- * keys the working database has between them: products to its dictionaries; operations has none
- * there, see 20261124001900_operations_references_by_construction.sql) and its own queue (`bench_naive_jobs`), both dropped at the end. Records go
+ * reference tables, operations and staging made with `like ... including all`; no foreign keys
+ * between them, as the working database has none there: see
+ * 20261124001900_operations_references_by_construction.sql and
+ * 20261124002300_products_references_by_construction.sql) and its own queue
+ * (`bench_naive_jobs`), both dropped at the end. Records go
  * through the same rules (`normaliseSale`) with the same outcome per record as Conveyor; only
  * the shape of the work differs. No artificial sleeps: a worker waits only when the queue is
  * empty while records are still being sent.
@@ -39,13 +41,6 @@ const copiedTables = [
   "etl.sales_input",
 ];
 
-const foreignKeys = [
-  "alter table bench_naive.products add foreign key (manufacturer_id) references bench_naive.manufacturers (id)",
-  "alter table bench_naive.products add foreign key (category_id) references bench_naive.categories (id)",
-  "alter table bench_naive.products add foreign key (group_id) references bench_naive.product_groups (id)",
-  "alter table bench_naive.products add foreign key (kind_id) references bench_naive.product_kinds (id)",
-];
-
 export interface NaiveResult {
   records: number;
   processed: number;
@@ -70,7 +65,6 @@ async function createNaive(sql: Sql): Promise<void> {
     const name = table.split(".")[1];
     await sql.unsafe(`create table ${naiveSchema}.${name} (like ${table} including all)`);
   }
-  for (const statement of foreignKeys) await sql.unsafe(statement);
   await sql`select pgmq.create(${naiveQueue}::text)`;
 }
 

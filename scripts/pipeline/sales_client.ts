@@ -24,6 +24,18 @@ export async function seedShops(sql: Sql): Promise<void> {
   await sql.unsafe(seed);
 }
 
+/**
+ * When the next generated sales should start: an hour after the latest operation stored, so that
+ * each run's sales come after every earlier run's, as in a live feed. Replaying old timestamps
+ * would leave most products' attributes as they are (an older record never wins), which is
+ * cheaper than what a live feed costs and would flatter the figures.
+ */
+export async function nextSalesStart(sql: Sql): Promise<Date | undefined> {
+  const [row] = await sql<{ next: Date | null }[]>`
+    select max(occurred_at) + interval '1 hour' as next from public.operations`;
+  return row.next ?? undefined;
+}
+
 const clients = new Map<string, SupabaseClient>();
 
 function clientFor(target: IngestTarget): SupabaseClient {

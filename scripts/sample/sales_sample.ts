@@ -18,6 +18,8 @@ export interface SampleOptions {
   /** Share of records that correct an earlier one (same id, new quantity). */
   correctionShare?: number;
   shops?: string[];
+  /** When the first sale happens; each next one about a second later (default 2026-11-01 06:00 UTC). */
+  startAt?: Date;
 }
 
 /** Active shops of supabase/seed.sql that generated records come from. */
@@ -98,7 +100,7 @@ export function generateSales(options: SampleOptions): Record<string, unknown>[]
   const badShare = options.badShare ?? 0.02;
   const replayShare = options.replayShare ?? 0.02;
   const correctionShare = options.correctionShare ?? 0.01;
-  const base = Date.parse("2026-11-01T06:00:00Z");
+  const base = options.startAt?.getTime() ?? Date.parse("2026-11-01T06:00:00Z");
   const records: Record<string, unknown>[] = [];
   for (let i = 0; i < options.count; i++) {
     const r = random();

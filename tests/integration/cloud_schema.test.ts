@@ -46,6 +46,19 @@ Deno.test("the cloud project has the final tables, their read indexes and foreig
     assert.deepEqual(keys.names, [
       "operations_location_id_fkey", "operations_product_id_fkey", "operations_source_fkey", "operations_supplier_id_fkey",
     ]);
+    // Products too: keys to the dictionaries, and the indexes that read products by them.
+    const [productKeys] = await sql<{ names: string[] }[]>`
+      select array_agg(conname::text order by conname) as names from pg_constraint
+       where conrelid = 'public.products'::regclass and contype = 'f'`;
+    assert.deepEqual(productKeys.names, [
+      "products_category_id_fkey", "products_group_id_fkey", "products_kind_id_fkey", "products_manufacturer_id_fkey",
+    ]);
+    const [productIndexes] = await sql<{ names: string[] }[]>`
+      select array_agg(indexname::text order by indexname) as names from pg_indexes
+       where schemaname = 'public' and tablename = 'products'`;
+    for (const name of ["products_category_id_idx", "products_group_id_idx", "products_kind_id_idx"]) {
+      assert.ok(productIndexes.names.includes(name), `${name} missing`);
+    }
     const [internals] = await sql<{ etl: boolean; trigger: boolean }[]>`
       select to_regnamespace('etl') is not null as etl,
              exists (select from pg_trigger where tgname = 'sales_input_enqueue') as trigger`;

@@ -4,7 +4,7 @@
 -- Runs in one transaction that is rolled back: nothing persists.
 
 begin;
-select plan(146);
+select plan(162);
 
 -- Tables -----------------------------------------------------------------------------------------
 
@@ -64,16 +64,24 @@ select col_is_unique('public', 'locations', array['city_key', 'name_key'],
 select col_is_unique('public', 'operations', array['source', 'external_id'],
                      'operations: (source, external_id) is unique');
 
-select fk_ok('public', 'products', 'manufacturer_id', 'public', 'manufacturers', 'id');
-select fk_ok('public', 'products', 'category_id', 'public', 'categories', 'id');
-select fk_ok('public', 'products', 'group_id', 'public', 'product_groups', 'id');
-select fk_ok('public', 'products', 'kind_id', 'public', 'product_kinds', 'id');
--- Operations keep their references by construction here (the production project has the keys):
--- no foreign key to check per row, and triggers refusing to orphan an operation instead.
+-- Operations and products keep their references by construction here (the production project
+-- has the keys): no foreign key to check per row, and triggers refusing to orphan a row instead.
 select hasnt_fk('public', 'operations', 'operations: no per-row foreign key checks in the working database');
+select hasnt_fk('public', 'products', 'products: no per-row foreign key checks in the working database');
 select has_trigger('public', t, t || '_keeps_operations_' || event, format('%s: %s refused while operations refer to it', t, event))
   from unnest(array['shops', 'products', 'suppliers', 'locations']) as t,
        unnest(array['delete', 'truncate', 'key']) as event;
+select has_trigger('public', t, t || '_keeps_products_' || event, format('%s: %s refused while products refer to it', t, event))
+  from unnest(array['manufacturers', 'categories', 'product_groups', 'product_kinds']) as t,
+       unnest(array['delete', 'truncate', 'key']) as event;
+-- A product's attribute update touches no index, so it can stay on its page (HOT).
+select is(
+  array(select i.indexrelid::regclass::text from pg_catalog.pg_index as i
+         where i.indrelid = 'public.products'::regclass order by 1),
+  array['products_manufacturer_id_sku_key', 'products_pkey'],
+  'products: indexed on its id and identity only, so attribute updates can be HOT');
+select ok(array['fillfactor=70'] <@ (select c.reloptions from pg_catalog.pg_class as c where c.oid = 'public.products'::regclass),
+          'products: pages keep room for updated rows (fillfactor 70)');
 
 -- The identities hold in practice: a second row with the same identity is refused.
 
@@ -82,9 +90,16 @@ values ('moba', 'Moba', 'Краснодар', 'Europe/Moscow', true)
 on conflict (code) do nothing;
 
 insert into public.manufacturers (name, name_key) values ('PgTap01 Maker', 'pgtap01 maker');
-insert into public.products (manufacturer_id, sku, name, attributes_from_occurred_at, attributes_from_input_id)
-select id, 'PGTAP01-SKU', 'PgTap01 Display', '2026-11-20 11:00+00', 1
-  from public.manufacturers where name_key = 'pgtap01 maker';
+insert into public.categories (name, name_key) values ('PgTap01 Category', 'pgtap01 category'),
+                                                   ('PgTap01 Spare Category', 'pgtap01 spare category');
+insert into public.product_groups (name, name_key) values ('PgTap01 Group', 'pgtap01 group');
+insert into public.product_kinds (name, name_key) values ('PgTap01 Kind', 'pgtap01 kind');
+insert into public.products (manufacturer_id, sku, name, category_id, group_id, kind_id,
+                             attributes_from_occurred_at, attributes_from_input_id)
+select m.id, 'PGTAP01-SKU', 'PgTap01 Display', c.id, g.id, k.id, '2026-11-20 11:00+00', 1
+  from public.manufacturers as m, public.categories as c, public.product_groups as g, public.product_kinds as k
+ where m.name_key = 'pgtap01 maker' and c.name_key = 'pgtap01 category'
+   and g.name_key = 'pgtap01 group' and k.name_key = 'pgtap01 kind';
 insert into public.suppliers (name, tax_id, identity_key) values ('PgTap01 Supplier', '0100000001', 'tax:0100000001');
 insert into public.locations (name, city, city_key, name_key) values ('PgTap01 Store', 'Krasnodar', 'pgtap01 city', 'pgtap01 store');
 insert into public.operations (source, external_id, occurred_at, type, quantity, unit_price, amount, currency,
@@ -134,6 +149,21 @@ select throws_ok(
 select throws_ok(
   $$truncate public.suppliers cascade$$,
   '23503', null, 'suppliers: truncating while operations exist is refused');
+select throws_ok(
+  $$delete from public.manufacturers where name_key = 'pgtap01 maker'$$,
+  '23503', null, 'manufacturers: deleting a manufacturer a product refers to is refused');
+select throws_ok(
+  $$delete from public.categories where name_key = 'pgtap01 category'$$,
+  '23503', null, 'categories: deleting a category a product refers to is refused');
+select throws_ok(
+  $$truncate public.product_kinds cascade$$,
+  '23503', null, 'product_kinds: truncating while products refer to a kind is refused');
+select throws_ok(
+  $$update public.product_groups set id = default where name_key = 'pgtap01 group'$$,
+  '23503', null, 'product_groups: giving a referenced group a new id is refused');
+select lives_ok(
+  $$delete from public.categories where name_key = 'pgtap01 spare category'$$,
+  'categories: a category no product refers to can be deleted');
 select lives_ok(
   $$delete from public.suppliers where identity_key = 'tax:0100000001'$$,
   'suppliers: a row no operation refers to can be deleted');

@@ -6,7 +6,7 @@
 -- requests.
 
 begin;
-select plan(29);
+select plan(33);
 
 -- Setup ------------------------------------------------------------------------------------------
 
@@ -215,6 +215,30 @@ select is(etl.secret('conveyor_worker_key'),
           (select s.decrypted_secret from vault.decrypted_secrets as s
             where s.name = 'conveyor_worker_key' order by s.created_at desc limit 1),
           'etl.secret returns the value stored in Vault');
+
+-- etl.read_sales_messages: the worker's read --------------------------------------------------
+
+insert into etl.sales_input (payload, batch_id)
+select jsonb_build_object('probe', g)::json, gen_random_uuid() from generate_series(1, 3) as g;
+create temporary table oldest_visible as
+select m.msg_id, m.read_ct from pgmq.q_sales_input as m where m.vt <= clock_timestamp() order by m.msg_id limit 2;
+create temporary table read_probe as
+select * from etl.read_sales_messages(60, 2);
+
+select is(array(select msg_id from read_probe order by msg_id), array(select msg_id from oldest_visible),
+          'read_sales_messages returns up to qty messages, the oldest visible first');
+select ok((select bool_and(r.read_ct = o.read_ct + 1 and q.read_ct = r.read_ct
+                          and q.vt > clock_timestamp() + interval '50 seconds')
+             from read_probe as r
+             join oldest_visible as o using (msg_id)
+             join pgmq.q_sales_input as q using (msg_id)),
+          'read_sales_messages hides what it read for visibility_seconds and counts the read');
+select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
+            where p.oid = 'etl.read_sales_messages(integer, integer)'::regprocedure),
+          'read_sales_messages is planned with random_page_cost 1.1 (index probes into the queue)');
+select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
+            where p.oid = 'etl.apply_sales_batch(jsonb)'::regprocedure),
+          'apply_sales_batch is planned with random_page_cost 1.1 (pgmq.delete by id)');
 
 select * from finish();
 rollback;

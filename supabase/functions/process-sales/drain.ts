@@ -63,8 +63,8 @@ export const salesMessageSchema = z.object({ id: z.number().int().positive() });
 async function readSalesBatch(conn: Reserved, config: WorkerConfig, log: Logger): Promise<QueuedSale[]> {
   const messages = await conn<{ msg_id: string; read_ct: number; message: unknown }[]>`
     select m.msg_id, m.read_ct, m.message
-      from pgmq.read(${queueName}::text, ${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
-                     ${config.PROCESS_SALES_BATCH_SIZE}::integer) as m
+      from etl.read_sales_messages(${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
+                                   ${config.PROCESS_SALES_BATCH_SIZE}::integer) as m
      order by m.msg_id`;
   if (messages.length === 0) return [];
   const parsed = messages.map((m) => ({ ...m, body: salesMessageSchema.safeParse(m.message) }));
