@@ -16,6 +16,7 @@ import {
   statuses,
   testWorkerConfig,
   uniqueTag,
+  waitForStatuses,
 } from "../support/pipeline.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -86,6 +87,34 @@ Deno.test("four workers at once over overlapping dictionaries create no duplicat
       operations: 4000,
       products: distinctProducts(records),
     });
+  });
+});
+
+Deno.test("a worker that finds a backlog wakes one more worker at once, unless automatic wakes are paused", async () => {
+  await withPausedWakes(async (sql) => {
+    const config = testWorkerConfig({ PROCESS_SALES_BATCH_SIZE: "2", PROCESS_SALES_MAX_WORKERS: "3" });
+    const quiet = uniqueTag("peer-paused");
+    await stage(sql, Array.from({ length: 6 }, (_, i) => saleRecord(quiet, i)));
+    const paused = await drainInProcess(sql, config);
+    assert.equal(paused.wokePeer, false, "no peer while wakes are paused");
+    assert.deepEqual(await statuses(sql, quiet), { processed: 6 });
+
+    const busy = uniqueTag("peer");
+    await stage(sql, Array.from({ length: 6 }, (_, i) => saleRecord(busy, i)));
+    const [{ last }] = await sql<{ last: string }[]>`select coalesce(max(id), 0)::text as last from net._http_response`;
+    await resumeAutomaticWakes(sql);
+    const summary = await drainInProcess(sql, config);
+    assert.equal(summary.wokePeer, true, JSON.stringify(summary));
+    assert.deepEqual(await waitForStatuses(sql, busy, (c) => c.processed === 6), { processed: 6 });
+    const deadline = Date.now() + 10_000;
+    let answered = 0;
+    while (answered === 0 && Date.now() < deadline) {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from net._http_response where id > ${last}::bigint and status_code = 202`;
+      answered = row.n;
+      if (answered === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(answered > 0, "the peer's wake reached process-sales and was accepted");
   });
 });
 

@@ -6,7 +6,7 @@
 -- requests.
 
 begin;
-select plan(33);
+select plan(34);
 
 -- Setup ------------------------------------------------------------------------------------------
 
@@ -236,6 +236,9 @@ select ok((select bool_and(r.read_ct = o.read_ct + 1 and q.read_ct = r.read_ct
 select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'etl.read_sales_messages(integer, integer)'::regprocedure),
           'read_sales_messages is planned with random_page_cost 1.1 (index probes into the queue)');
+select ok((select 'enable_seqscan=off' = any (p.proconfig) from pg_catalog.pg_proc as p
+            where p.oid = 'etl.read_sales_messages(integer, integer)'::regprocedure),
+          'read_sales_messages always walks the queue by its primary key (sequential scans off)');
 select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'etl.apply_sales_batch(jsonb)'::regprocedure),
           'apply_sales_batch is planned with random_page_cost 1.1 (pgmq.delete by id)');

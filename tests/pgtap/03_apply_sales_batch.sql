@@ -7,7 +7,7 @@
 -- "pgtap03" so counts only see this file's rows.
 
 begin;
-select plan(43);
+select plan(46);
 
 -- Setup ------------------------------------------------------------------------------------------
 
@@ -334,6 +334,23 @@ select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_bui
 select is((select (o.quantity, o.input_id) from pg_temp.operation('pgtap03-a2') as o),
           (4.000::numeric(18, 3), pg_temp.input_id('a9')),
           'within a batch the later staging row of an operation wins, whatever the array order');
+
+-- A batch of new sales and a correction: both are written, and the count holds both.
+select pg_temp.stage('m1', 'm2', 'm3');
+insert into results
+select 'mixed', pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
+  pg_temp.sale('m1'),
+  pg_temp.sale('m2', '{"external_id": "pgtap03-a3", "quantity": 7, "amount": 10496.50}'),
+  pg_temp.sale('m3'))));
+select is((select result ->> 'operations_written' from results where label = 'mixed'), '3',
+          'a batch of two new sales and one correction writes three operations');
+select is((select array_agg(o.quantity::text || ' from ' || o.input_id order by o.external_id)
+             from public.operations as o where o.external_id in ('pgtap03-m1', 'pgtap03-m3')),
+          array['2.000 from ' || pg_temp.input_id('m1'), '2.000 from ' || pg_temp.input_id('m3')],
+          'its new sales are inserted');
+select is((select (o.quantity, o.amount, o.input_id) from pg_temp.operation('pgtap03-a3') as o),
+          (7.000::numeric(18, 3), 10496.50::numeric(20, 2), pg_temp.input_id('m2')),
+          'its correction updates the existing operation');
 
 -- b1 is older than b2. b2 repeats the operation's current content (so writes nothing), then b1
 -- arrives late (a retry or a replay) with another quantity. b2 is the newest applied record.

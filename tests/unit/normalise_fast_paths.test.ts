@@ -7,6 +7,7 @@ import {
 } from "../../supabase/functions/_shared/normalise/text.ts";
 import {
   localToEpochMs,
+  readTimeZoneOffsetMs,
   timeZoneOffsetMs,
 } from "../../supabase/functions/_shared/normalise/time.ts";
 import { normaliseSale, type ShopLookup } from "../../supabase/functions/_shared/normalise/sale.ts";
@@ -144,4 +145,30 @@ Deno.test("a record that passes the shape check but breaks a rule gets the full 
     error: 'external_id: is required; quantity: "1,500" is ambiguous: write 1500 or 1.5; ' +
       "supplier.name: is required",
   });
+});
+
+Deno.test("remembered hourly offsets equal the direct read around every DST change of awkward zones", () => {
+  // Casablanca suspends DST for Ramadan (two changes a month apart), Lord Howe shifts by 30 minutes,
+  // Dublin's winter time is its "negative DST", Troll jumps by two hours, Chatham and St John's
+  // have odd offsets, Moscow changed its rules in 2011 and 2014.
+  const zones = [
+    "Africa/Casablanca", "Australia/Lord_Howe", "Europe/Dublin", "Antarctica/Troll",
+    "Pacific/Chatham", "America/St_Johns", "Europe/Moscow", "America/New_York",
+  ];
+  const step = 3 * 3_600_000;
+  let changes = 0;
+  for (const timeZone of zones) {
+    let previous = readTimeZoneOffsetMs(timeZone, Date.UTC(2008, 0, 1));
+    for (let t = Date.UTC(2008, 0, 1) + step; t < Date.UTC(2032, 0, 1); t += step) {
+      const offset = readTimeZoneOffsetMs(timeZone, t);
+      if (offset === previous) continue;
+      previous = offset;
+      changes++;
+      // every 7 minutes and 13 seconds from an hour before the step to an hour after it
+      for (let u = t - step - 3_600_000; u <= t + 3_600_000; u += 433_000) {
+        assert.equal(timeZoneOffsetMs(timeZone, u), readTimeZoneOffsetMs(timeZone, u), `${timeZone} at ${new Date(u).toISOString()}`);
+      }
+    }
+  }
+  assert.ok(changes > 300, `found ${changes} changes`);
 });

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { type WorkerConfig } from "../_shared/config.ts";
 import { isTransientDbError, type Sql } from "../_shared/db.ts";
 import { errorMessage, type Logger } from "../_shared/log.ts";
-import { claimWorkerSlot, releaseWorkerSlot, wakeFunction, wakeIfPending } from "../_shared/queue.ts";
+import { claimWorkerSlot, releaseWorkerSlot, wakeFunction, wakeIfPending, wakePeer } from "../_shared/queue.ts";
 import { backoffSeconds } from "./backoff.ts";
 import {
   type ApplyBatch,
@@ -39,6 +39,8 @@ export interface DrainSummary {
   deferred: number;
   skipped: number;
   stopped: StopReason;
+  /** This run read a full batch with a worker slot free and woke another invocation to take it. */
+  wokePeer: boolean;
   handedOver: boolean;
   ms: number;
   cpuMs: number;
@@ -165,6 +167,14 @@ async function deferBatch(conn: Reserved, batch: ApplyBatch, config: WorkerConfi
   return row.deferred;
 }
 
+/**
+ * A full batch means a backlog; a slot above this worker's may be free (slots are taken lowest
+ * first). Each worker wakes at most one peer per run, so workers ramp up one by one to the limit.
+ */
+export function shouldWakePeer(messagesRead: number, slot: number, config: WorkerConfig): boolean {
+  return messagesRead >= config.PROCESS_SALES_BATCH_SIZE && slot < config.PROCESS_SALES_MAX_WORKERS;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logger): Promise<DrainSummary> {
@@ -180,6 +190,7 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
     deferred: 0,
     skipped: 0,
     stopped: "empty",
+    wokePeer: false,
     handedOver: false,
     ms: 0,
     cpuMs: 0,
@@ -210,6 +221,10 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
           if (performance.now() - lastWorkAt > config.PROCESS_SALES_LINGER_MS) break;
           await sleep(50);
           continue;
+        }
+        if (!summary.wokePeer && shouldWakePeer(messages.length, summary.slot, config)) {
+          // a backlog: start the next worker now rather than at the next coalesced wake
+          summary.wokePeer = await wakePeer(conn, workerName, "scale_out");
         }
         const batchStarted = performance.now();
         log("info", "batch start", { messages: messages.length, first_msg_id: messages[0].msgId });

@@ -139,8 +139,35 @@ export function isValidTimeZone(timeZone: string): boolean {
 // What formatterFor's formatters print: "11/20/2026, 14:03:00" (month/day/year, hour:minute:second).
 const FORMATTED = /^(\d{2})\/(\d{2})\/(\d+), (\d{2}):(\d{2}):(\d{2})$/;
 
+// Offsets by hour, per zone: reading one from Intl costs microseconds, and a wall-clock time needs
+// four or five of them. An hour whose first and last whole seconds have the same offset has that
+// offset throughout: no zone's rules change twice within an hour (the unit tests check this at
+// every DST change of several awkward zones). Hours that contain a change are not remembered.
+const MAX_REMEMBERED_HOURS = 100_000;
+const offsetsByHour = new Map<string, Map<number, number>>();
+
 /** UTC offset of `timeZone` at the instant `epochMs`, in milliseconds (east positive). */
 export function timeZoneOffsetMs(timeZone: string, epochMs: number): number {
+  let hours = offsetsByHour.get(timeZone);
+  if (hours === undefined) {
+    hours = new Map();
+    offsetsByHour.set(timeZone, hours);
+  }
+  const hour = Math.floor(epochMs / HOUR_MS);
+  const remembered = hours.get(hour);
+  if (remembered !== undefined) return remembered;
+  const start = hour * HOUR_MS;
+  const first = readTimeZoneOffsetMs(timeZone, start);
+  if (first !== readTimeZoneOffsetMs(timeZone, start + HOUR_MS - 1000)) {
+    return readTimeZoneOffsetMs(timeZone, epochMs); // this hour has a change: no shortcut
+  }
+  if (hours.size >= MAX_REMEMBERED_HOURS) hours.clear();
+  hours.set(hour, first);
+  return first;
+}
+
+/** UTC offset of `timeZone` at the instant `epochMs`, read from Intl (uncached). */
+export function readTimeZoneOffsetMs(timeZone: string, epochMs: number): number {
   const f = formatterFor(timeZone);
   if (!f) throw new RangeError(`unknown time zone ${JSON.stringify(timeZone)}`);
   const wholeSecond = Math.floor(epochMs / 1000) * 1000;
