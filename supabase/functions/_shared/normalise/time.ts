@@ -212,18 +212,8 @@ export function readTimeZoneOffsetMs(timeZone: string, epochMs: number): number 
  */
 export function localToEpochMs(local: LocalDateTime, timeZone: string): number {
   const wall = wallAsUtc(local);
-  // The offset at an instant depends only on its whole second: each is looked up once
-  // (checking candidate `first` asks for the instant `second` was taken at).
-  const known = new Map<number, number>();
-  const offsetAt = (epochMs: number): number => {
-    const key = Math.floor(epochMs / 1000);
-    let offset = known.get(key);
-    if (offset === undefined) {
-      offset = timeZoneOffsetMs(timeZone, epochMs);
-      known.set(key, offset);
-    }
-    return offset;
-  };
+  // timeZoneOffsetMs remembers offsets by hour, so asking again for an instant costs a lookup.
+  const offsetAt = (epochMs: number): number => timeZoneOffsetMs(timeZone, epochMs);
   const before = offsetAt(wall - DAY_MS);
   const after = offsetAt(wall + DAY_MS);
   const first = offsetAt(wall);
