@@ -6,7 +6,7 @@
 -- requests.
 
 begin;
-select plan(34);
+select plan(35);
 
 -- Setup ------------------------------------------------------------------------------------------
 
@@ -242,6 +242,9 @@ select ok((select 'enable_seqscan=off' = any (p.proconfig) from pg_catalog.pg_pr
 select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'etl.apply_sales_batch(jsonb)'::regprocedure),
           'apply_sales_batch is planned with random_page_cost 1.1 (pgmq.delete by id)');
+select ok((select array['enable_nestloop=off', 'enable_hashjoin=off'] <@ p.proconfig from pg_catalog.pg_proc as p
+            where p.oid = 'etl.read_sales_messages(integer, integer)'::regprocedure),
+          'read_sales_messages joins its ids back to the queue by merge join only (no nested loop over a queue the statistics call empty)');
 
 select * from finish();
 rollback;

@@ -7,7 +7,7 @@
 -- "pgtap03" so counts only see this file's rows.
 
 begin;
-select plan(46);
+select plan(49);
 
 -- Setup ------------------------------------------------------------------------------------------
 
@@ -426,6 +426,23 @@ select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_bui
 -- (Regression: on a tie the newest staging row id is recorded even when the attributes are equal.)
 select is((select p.name from pg_temp.product1() as p), 'PgTap03 Display 1 v6',
           'on an occurred_at tie an earlier staging row never overrides a later one, even one that changed nothing');
+
+-- Location addresses -----------------------------------------------------------------------------
+-- Store 2 has had no address since batch 1 (a2). l1 < l2 < l3 in staging order; l2 and l1 offer
+-- store 2 two addresses, l3 offers store 1 another one.
+
+select pg_temp.stage('l1', 'l2', 'l3');
+select lives_ok($$select pg_temp.apply(jsonb_build_object('processed', jsonb_build_array(
+                    pg_temp.sale('l2', '{"location_name": "PgTap03 Store 2", "location_key": "pgtap03 store 2", "address": "Krasnaya 2b"}'),
+                    pg_temp.sale('l3', '{"address": "Elsewhere 9"}'),
+                    pg_temp.sale('l1', '{"location_name": "PgTap03 Store 2", "location_key": "pgtap03 store 2", "address": "Krasnaya 2"}'))))$$,
+                'a batch offering addresses for both stores applies');
+select is((select address from public.locations where city_key = 'pgtap03 krasnodar' and name_key = 'pgtap03 store 2'),
+          'Krasnaya 2',
+          'a location without an address takes the first one a later batch offers (earliest staging row)');
+select is((select address from public.locations where city_key = 'pgtap03 krasnodar' and name_key = 'pgtap03 store 1'),
+          'Krasnaya 1',
+          'a location that has an address keeps it');
 
 -- done_msg_ids and an empty batch ----------------------------------------------------------------
 

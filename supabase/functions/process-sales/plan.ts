@@ -242,29 +242,37 @@ export interface EncodedSalesBatch {
   done_msg_ids: number[];
 }
 
-/** Entries by key, each kept once; `merge` decides what a later-seen entry changes. */
+/** Entries by key, each kept once, in the order first seen; positions are 1-based. */
 class Entries<T> {
   readonly list: T[] = [];
   readonly #positions = new Map<string, number>();
 
-  /** The 1-based position of `key`'s entry, adding `make()` or merging into the one there. */
-  put(key: string, make: () => T, merge: (kept: T) => void): number {
-    const position = this.#positions.get(key);
-    if (position !== undefined) {
-      merge(this.list[position - 1]);
-      return position;
-    }
-    this.list.push(make());
+  /** The position of `key`'s entry, 0 when there is none yet. */
+  positionOf(key: string): number {
+    return this.#positions.get(key) ?? 0;
+  }
+
+  add(key: string, entry: T): number {
+    this.list.push(entry);
     this.#positions.set(key, this.list.length);
     return this.list.length;
+  }
+
+  at(position: number): T {
+    return this.list[position - 1];
   }
 }
 
 /** A dictionary value, by its position: the name of the lowest staging id wins. */
 function putName(entries: Entries<DictionaryEntry>, key: string, name: string, inputId: number): number {
-  return entries.put(key, () => ({ key, name, input_id: inputId }), (kept) => {
-    if (inputId < kept.input_id) Object.assign(kept, { name, input_id: inputId });
-  });
+  const position = entries.positionOf(key);
+  if (position === 0) return entries.add(key, { key, name, input_id: inputId });
+  const kept = entries.at(position);
+  if (inputId < kept.input_id) {
+    kept.name = name;
+    kept.input_id = inputId;
+  }
+  return position;
 }
 
 /** An optional dictionary value: its position, or null when the record has none. */
@@ -294,28 +302,41 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
     const category = putOptionalName(categories, row.category_key, row.category, id);
     const group = putOptionalName(groups, row.group_key, row.product_group, id);
     const kind = putOptionalName(kinds, row.kind_key, row.kind, id);
-    const productEntry = (): BatchProduct => ({
-      manufacturer,
-      sku: row.sku,
-      name: row.product_name,
-      category,
-      group,
-      kind,
-      occurred_at: row.occurred_at,
-      input_id: id,
-    });
-    const product = products.put(`${row.manufacturer_key}\u0000${row.sku}`, productEntry, (kept) => {
-      if (isLater(row.occurred_at, id, kept)) Object.assign(kept, productEntry());
-    });
-    const supplier = row.supplier_key === null ? null : suppliers.put(
-      row.supplier_key,
-      () => ({ key: row.supplier_key!, name: row.supplier_name!, tax_id: row.supplier_tax_id, input_id: id }),
-      (kept) => {
+
+    // A product takes the attributes of its latest record.
+    const productKey = `${manufacturer}\u0000${row.sku}`;
+    let product = products.positionOf(productKey);
+    const keptProduct = product === 0 ? undefined : products.at(product);
+    if (keptProduct === undefined || isLater(row.occurred_at, id, keptProduct)) {
+      const entry: BatchProduct = {
+        manufacturer,
+        sku: row.sku,
+        name: row.product_name,
+        category,
+        group,
+        kind,
+        occurred_at: row.occurred_at,
+        input_id: id,
+      };
+      if (keptProduct === undefined) product = products.add(productKey, entry);
+      else products.list[product - 1] = entry;
+    }
+
+    let supplier: number | null = null;
+    if (row.supplier_key !== null) {
+      supplier = suppliers.positionOf(row.supplier_key);
+      if (supplier === 0) {
+        supplier = suppliers.add(row.supplier_key, { key: row.supplier_key, name: row.supplier_name!, tax_id: row.supplier_tax_id, input_id: id });
+      } else {
+        const kept = suppliers.at(supplier);
         if (id < kept.input_id) Object.assign(kept, { name: row.supplier_name!, tax_id: row.supplier_tax_id, input_id: id });
-      },
-    );
-    const location = locations.put(`${row.city_key}\u0000${row.location_key}`, () => {
-      const entry = {
+      }
+    }
+
+    const locationKey = `${row.city_key}\u0000${row.location_key}`;
+    let location = locations.positionOf(locationKey);
+    if (location === 0) {
+      const entry: BatchLocation = {
         city_key: row.city_key,
         name_key: row.location_key,
         name: row.location_name,
@@ -324,15 +345,17 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
         input_id: id,
       };
       if (row.address !== null) addressFrom.set(entry, id);
-      return entry;
-    }, (kept) => {
+      location = locations.add(locationKey, entry);
+    } else {
+      const kept = locations.at(location);
       if (id < kept.input_id) Object.assign(kept, { name: row.location_name, city: row.city, input_id: id });
       const keptAddressFrom = addressFrom.get(kept);
       if (row.address !== null && (keptAddressFrom === undefined || id < keptAddressFrom)) {
         kept.address = row.address;
         addressFrom.set(kept, id);
       }
-    });
+    }
+
     processed.push({
       input_id: id,
       msg_id: row.msg_id,
