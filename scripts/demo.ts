@@ -55,13 +55,13 @@ try {
     { chunkSize: options.chunk, concurrency: 2 },
   );
   const ingestedMs = performance.now() - started;
-  const progress = await waitUntilDrained(sql, batchIds, {
+  const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 600_000,
     pollMs: 200,
     progressMs: 2000,
     onProgress: (p) => say(`  ${p.total - p.received}/${p.total} done (${p.processed} processed, ${p.rejected} rejected)`),
   });
-  const drainedMs = performance.now() - started;
+  const drainedMs = drainedAt - started;
   const after = await pipelineTotals(sql);
   const rejections = await topRejections(sql, batchIds);
   const rate = Math.round(progress.total / (drainedMs / 1000));

@@ -112,7 +112,9 @@ export async function batchProgress(sql: Sql, batchIds: string[]): Promise<Batch
  * only asks whether the sales queue holds any message at all (one index probe, where
  * pgmq.metrics would count the whole queue); the batches' records (a scan of all of them) are
  * counted when the queue is empty, and every `progressMs` for `onProgress`. So waiting costs
- * the pipeline it measures next to nothing.
+ * the pipeline it measures next to nothing. `drainedAt` is the performance.now() at which the
+ * poll saw the queue empty, before the records were counted: the count (a scan of all the
+ * batches' staging rows) checks that the pipeline has finished, it is not part of its work.
  */
 export async function waitUntilDrained(
   sql: Sql,
@@ -123,19 +125,20 @@ export async function waitUntilDrained(
     progressMs?: number;
     onProgress?: (p: BatchProgress) => void;
   } = {},
-): Promise<BatchProgress> {
+): Promise<BatchProgress & { drainedAt: number }> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const progressMs = options.progressMs ?? 2000;
   let lastProgress = Date.now();
   for (;;) {
     const [queue] = await sql<{ pending: boolean }[]>`
       select exists (select from pgmq.q_sales_input) as pending`;
+    const polledAt = performance.now();
     const progressDue = options.onProgress !== undefined && Date.now() - lastProgress >= progressMs;
     if (!queue.pending || progressDue) {
       lastProgress = Date.now();
       const progress = await batchProgress(sql, batchIds);
       options.onProgress?.(progress);
-      if (progress.received === 0) return progress;
+      if (progress.received === 0) return { ...progress, drainedAt: queue.pending ? performance.now() : polledAt };
     }
     if (Date.now() > deadline) {
       throw new Error(`pipeline did not drain in time: ${JSON.stringify(await batchProgress(sql, batchIds))}`);
