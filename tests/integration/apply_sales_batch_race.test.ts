@@ -24,11 +24,16 @@ import {
 type Reserved = Awaited<ReturnType<ReturnType<typeof database>["reserve"]>>;
 
 /** Stages records (the trigger queues them) and returns each one's document for apply_sales_batch. */
-async function stageDocuments(sql: ReturnType<typeof database>, records: unknown[]): Promise<{ id: string; document: string }[]> {
+async function stageDocuments(
+  sql: ReturnType<typeof database>,
+  records: unknown[],
+): Promise<{ id: string; document: string }[]> {
   const stored = await sql<{ id: string }[]>`
     insert into etl.sales_input (payload, batch_id)
     select r.value, gen_random_uuid()
-      from jsonb_array_elements(${JSON.stringify(records)}::text::jsonb) with ordinality as r(value, n)
+      from jsonb_array_elements(${
+    JSON.stringify(records)
+  }::text::jsonb) with ordinality as r(value, n)
      order by r.n
     returning id`;
   // the enqueue trigger's messages, seen by the next statement
@@ -39,7 +44,9 @@ async function stageDocuments(sql: ReturnType<typeof database>, records: unknown
      order by s.id`;
   assert.equal(staged.length, records.length);
   const shops = new Map(
-    (await sql<ShopRecord[]>`select code, timezone, active from public.shops`).map((s) => [s.code, s]),
+    (await sql<ShopRecord[]>`select code, timezone, active from public.shops`).map((
+      s,
+    ) => [s.code, s]),
   );
   return staged.map((row) => {
     const sale: QueuedSale = {
@@ -50,29 +57,51 @@ async function stageDocuments(sql: ReturnType<typeof database>, records: unknown
       payload: row.payload,
       lastError: null,
     };
-    return { id: row.id, document: JSON.stringify(salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5)))) };
+    return {
+      id: row.id,
+      document: JSON.stringify(
+        salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5))),
+      ),
+    };
   });
 }
 
-async function rollBack(...connections: Reserved[]): Promise<void> {
-  for (const conn of connections) {
-    await conn`rollback`.catch(() => {});
-    conn.release();
-  }
-}
-
-Deno.test("a sale sent twice and applied by two workers at once ends as one operation from the later record", async () => {
+/**
+ * Runs `body` with two reserved connections (two workers' sessions) and wakes paused; whatever
+ * either left open is rolled back afterwards.
+ */
+async function withTwoWorkers(
+  body: (sql: ReturnType<typeof database>, first: Reserved, second: Reserved) => Promise<void>,
+): Promise<void> {
   const sql = database({ max: 4 });
   const first = await sql.reserve();
   const second = await sql.reserve();
   try {
     await prepareShops(sql);
     await pauseAutomaticWakes(sql);
+    await body(sql, first, second);
+  } finally {
+    for (const conn of [first, second]) {
+      await conn`rollback`.catch(() => {});
+      conn.release();
+    }
+    await resumeAutomaticWakes(sql);
+    await sql.end();
+  }
+}
+
+Deno.test("a sale sent twice and applied by two workers at once ends as one operation from the later record", () =>
+  withTwoWorkers(async (sql, first, second) => {
     const tag = uniqueTag("race");
     // The dictionaries and the product come from an earlier sale, so that neither batch waits on
     // the other's new dictionary rows and both reach the operations with the key still free.
     const record = saleRecord(tag, 1);
-    const earlier = { ...saleRecord(tag, 0), product: record.product, supplier: record.supplier, location: record.location };
+    const earlier = {
+      ...saleRecord(tag, 0),
+      product: record.product,
+      supplier: record.supplier,
+      location: record.location,
+    };
     const corrected = { ...record, quantity: 3 };
     const staged = await stageDocuments(sql, [earlier, record, corrected]);
 
@@ -94,20 +123,10 @@ Deno.test("a sale sent twice and applied by two workers at once ends as one oper
       select quantity::text, input_id::text from public.operations where external_id = ${`${tag}-1`}`;
     assert.deepEqual([...operations], [{ quantity: "3.000", input_id: staged[2].id }]);
     assert.deepEqual(await statuses(sql, tag), { processed: 3 });
-  } finally {
-    await rollBack(first, second);
-    await resumeAutomaticWakes(sql);
-    await sql.end();
-  }
-});
+  }));
 
-Deno.test("a batch naming the locations of another worker's uncommitted batch does not wait for it", async () => {
-  const sql = database({ max: 4 });
-  const first = await sql.reserve();
-  const second = await sql.reserve();
-  try {
-    await prepareShops(sql);
-    await pauseAutomaticWakes(sql);
+Deno.test("a batch naming the locations of another worker's uncommitted batch does not wait for it", () =>
+  withTwoWorkers(async (sql, first, second) => {
     const tag = uniqueTag("locwait");
     // The location exists, with its address, before either batch.
     const [earlier, a, b] = await stageDocuments(sql, [0, 1, 2].map((n) => saleRecord(tag, n)));
@@ -128,9 +147,4 @@ Deno.test("a batch naming the locations of another worker's uncommitted batch do
       select count(distinct o.location_id)::int as locations, count(*)::int as operations
         from public.operations as o where o.external_id like ${`${tag}-%`}`;
     assert.deepEqual({ ...location }, { locations: 1, operations: 3 });
-  } finally {
-    await rollBack(first, second);
-    await resumeAutomaticWakes(sql);
-    await sql.end();
-  }
-});
+  }));
