@@ -261,6 +261,10 @@ class Entries<T> {
   at(position: number): T {
     return this.list[position - 1];
   }
+
+  replace(position: number, entry: T): void {
+    this.list[position - 1] = entry;
+  }
 }
 
 /** A dictionary value, by its position: the name of the lowest staging id wins. */
@@ -319,7 +323,7 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
         input_id: id,
       };
       if (keptProduct === undefined) product = products.add(productKey, entry);
-      else products.list[product - 1] = entry;
+      else products.replace(product, entry);
     }
 
     let supplier: number | null = null;
