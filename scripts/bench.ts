@@ -2,7 +2,9 @@
  * The pipeline benchmark, on the local stack, next to a naive baseline on the same database:
  *
  *   1. throughput: N generated records (1% breaking a rule) through the ingest API, timed from
- *      the first request until the pipeline has drained them (and the ingest requests alone);
+ *      the first request until the pipeline has drained them (and the ingest requests alone); the
+ *      request bodies are encoded before the clock starts, as the records are generated before
+ *      it, and the CPU each process of the stack spent meanwhile is reported per record;
  *   2. wake latency: single records, each its own ingest request, sent at a steady pace; for each,
  *      the time from just before its POST until its operation exists (through the wake path);
  *   3. the worker's peak memory: the process-sales function process, read from /proc;
@@ -26,16 +28,19 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { z } from "zod";
 import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
+import { cpuSpent, snapshotStackCpu } from "./bench/stack_cpu.ts";
 import { isAlive, serviceState } from "./local-stack/processes.ts";
 import { repoRoot } from "./local-stack/settings.ts";
 import { bringUp, describeStack, stackEnvLines } from "./local-stack/stack.ts";
 import {
   type BatchProgress,
+  encodeBatches,
   ingestAll,
   ingestBatch,
   type IngestTarget,
   nextSalesStart,
   seedShops,
+  sendBatches,
   type Sql,
   waitUntilDrained,
 } from "./pipeline/sales_client.ts";
@@ -200,21 +205,27 @@ function workerPids(): number[] {
   return pids;
 }
 
-/** Samples the worker's RSS every `intervalMs` until stopped (the process may start meanwhile). */
+/**
+ * Samples the worker's RSS every `intervalMs` until stopped. The processes are looked for (a scan
+ * of /proc) every tenth sample, as the process may start meanwhile, so sampling costs the
+ * pipeline it measures next to nothing.
+ */
 function sampleWorkerMemory(intervalMs = 100): { stop(): WorkerMemory } {
   const seen = new Set<number>();
   let peak = 0;
+  let samples = 0;
   const sample = () => {
-    for (const pid of workerPids()) {
-      seen.add(pid);
-      peak = Math.max(peak, kbToMb(procStatus(pid)?.VmRSS));
+    if (samples++ % 10 === 0) {
+      for (const pid of workerPids()) seen.add(pid);
     }
+    for (const pid of seen) peak = Math.max(peak, kbToMb(procStatus(pid)?.VmRSS));
   };
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
     stop() {
       clearInterval(timer);
+      samples = 0; // look for the processes once more
       sample();
       const hwm = [...seen].map((pid) => kbToMb(procStatus(pid)?.VmHWM)).filter((mb) => mb > 0);
       return {
@@ -252,7 +263,7 @@ async function warmUp(sql: Sql, target: IngestTarget, records: unknown[]): Promi
   if (records.length > 0) {
     say(`\nwarm-up: ${records.length} records through the ingest API (not measured)`);
     const batchIds = await ingestAll(target, records, { chunkSize: ingestChunk, concurrency: 2 });
-    await waitUntilDrained(sql, batchIds, { timeoutMs: 300_000, pollMs: 100 });
+    await waitUntilDrained(sql, batchIds, { timeoutMs: 300_000 });
   }
   return { records: records.length, ms: performance.now() - started };
 }
@@ -264,6 +275,8 @@ interface Throughput {
   recordsPerSecond: number;
   progress: BatchProgress;
   memory: WorkerMemory;
+  /** CPU seconds each kind of process spent from the first request until the drain was confirmed. */
+  cpu: [kind: string, seconds: number][];
 }
 
 async function measureThroughput(
@@ -274,17 +287,20 @@ async function measureThroughput(
   say(
     `\nthroughput: ${records.length} records through the ingest API (chunks of ${ingestChunk}, 2 at a time)`,
   );
+  // encoded before the clock starts: the client's JSON encoding is not the pipeline's work
+  const batches = encodeBatches(records, ingestChunk);
   const memory = sampleWorkerMemory();
+  const cpuBefore = snapshotStackCpu();
   const started = performance.now();
-  const batchIds = await ingestAll(target, records, { chunkSize: ingestChunk, concurrency: 2 });
+  const batchIds = await sendBatches(target, batches, { concurrency: 2 });
   const ingestMs = performance.now() - started;
   const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 900_000,
-    pollMs: 100,
     progressMs: 5000, // the progress query counts the run's staging rows (about 70 ms of CPU): keep it rare
     onProgress: (p) => say(`  ${p.total - p.received}/${p.total} done`),
   });
   const totalMs = drainedAt - started;
+  const cpu = cpuSpent(cpuBefore, snapshotStackCpu());
   return {
     records: records.length,
     ingestMs,
@@ -292,6 +308,7 @@ async function measureThroughput(
     recordsPerSecond: records.length / (totalMs / 1000),
     progress,
     memory: memory.stop(),
+    cpu,
   };
 }
 
@@ -460,6 +477,19 @@ function missedTargets(f: Omit<Figures, "missed">): string[] {
   return missed;
 }
 
+/** Where the throughput phase's CPU went, per record, and how busy the cores were. */
+function cpuNote(c: Throughput): string {
+  const perRecord = (seconds: number) => (seconds * 1e6 / c.records).toFixed(1);
+  const spent = c.cpu.reduce((sum, [, seconds]) => sum + seconds, 0);
+  const cores = navigator.hardwareConcurrency;
+  const available = cores * c.totalMs / 1000;
+  const kinds = c.cpu.map(([kind, seconds]) => `${kind} ${perRecord(seconds)}`).join(", ");
+  const busy = Math.round(100 * spent / available);
+  return `CPU in the throughput phase, µs a record: ${kinds}; in all ${perRecord(spent)} µs a record, ` +
+    `${spent.toFixed(1)} of ${available.toFixed(1)} core-seconds (${busy}% of ${cores} cores; ` +
+    `the count that confirms the drain included).`;
+}
+
 function table(f: Figures): string {
   const { conveyor: c, latency: l, baseline: b, missed } = f;
   const rows: string[][] = [
@@ -512,6 +542,7 @@ function table(f: Figures): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] + 3)).join("").trimEnd());
   const notes = [
+    cpuNote(c),
     `Conveyor: ${c.progress.processed} processed, ${c.progress.rejected} rejected, ${c.progress.failed} failed; ` +
     `baseline: ${b.processed} processed, ${b.rejected} rejected.`,
     `Wake latency: one request every ${l.intervalMs} ms; "first" is a record sent while no worker was running; ` +

@@ -57,7 +57,6 @@ try {
   const ingestedMs = performance.now() - started;
   const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 600_000,
-    pollMs: 200,
     progressMs: 2000,
     onProgress: (p) => say(`  ${p.total - p.received}/${p.total} done (${p.processed} processed, ${p.rejected} rejected)`),
   });

@@ -1,0 +1,114 @@
+/**
+ * The client the demo and the benchmark use to drive the pipeline from outside: batches encoded
+ * ahead of sending, waiting for the drain by the queue, and the stack's CPU by kind of process.
+ */
+import assert from "node:assert/strict";
+import { cpuSpent, snapshotStackCpu } from "../../scripts/bench/stack_cpu.ts";
+import {
+  encodeBatches,
+  sendBatches,
+  waitUntilDrained,
+} from "../../scripts/pipeline/sales_client.ts";
+import {
+  database,
+  env,
+  pauseAutomaticWakes,
+  prepareShops,
+  resumeAutomaticWakes,
+  saleRecord,
+  uniqueTag,
+} from "../support/pipeline.ts";
+
+const target = { apiUrl: env.API_URL, serviceRoleKey: env.SERVICE_ROLE_KEY };
+
+Deno.test("encoded batches hold the records in order, chunk by chunk, as the ingest API's JSON", () => {
+  const records = Array.from(
+    { length: 5 },
+    (_, n) => ({ external_id: `e-${n}`, note: 'ü "quoted"' }),
+  );
+  const batches = encodeBatches(records, 2);
+  assert.deepEqual(batches.map((b) => b.records), [2, 2, 1]);
+  assert.deepEqual(batches.flatMap((b) => JSON.parse(b.json)), records);
+});
+
+Deno.test("batches sent pre-encoded are stored as sent, each under the batch id returned for it", async () => {
+  const sql = database();
+  try {
+    await prepareShops(sql);
+    const tag = uniqueTag("client");
+    const records = Array.from({ length: 5 }, (_, n) => saleRecord(tag, n));
+    const batchIds = await sendBatches(target, encodeBatches(records, 2), { concurrency: 2 });
+    assert.equal(batchIds.length, 3);
+    const rows = await sql<{ batch_id: string; payload: Record<string, unknown> }[]>`
+      select batch_id, payload from etl.sales_input where batch_id = any (${batchIds}::uuid[]) order by id`;
+    const byBatch = batchIds.map((id) =>
+      rows.filter((r) => r.batch_id === id).map((r) => r.payload.external_id)
+    );
+    assert.deepEqual(byBatch, [[`${tag}-0`, `${tag}-1`], [`${tag}-2`, `${tag}-3`], [`${tag}-4`]]);
+    assert.deepEqual(
+      rows.map((r) => r.payload).sort((a, b) =>
+        String(a.external_id).localeCompare(String(b.external_id))
+      ),
+      records,
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("waiting for the drain does not return while a message is queued, and returns once all are done", async () => {
+  const sql = database();
+  try {
+    await prepareShops(sql);
+    const tag = uniqueTag("drained");
+    await pauseAutomaticWakes(sql);
+    let batchIds: string[];
+    try {
+      batchIds = await sendBatches(
+        target,
+        encodeBatches([saleRecord(tag, 1), saleRecord(tag, 2)], 1),
+      );
+      await assert.rejects(
+        waitUntilDrained(sql, batchIds, { timeoutMs: 500 }),
+        /did not drain in time: \{"total":2,"received":2/,
+      );
+    } finally {
+      await resumeAutomaticWakes(sql);
+    }
+    await sql`select etl.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
+    const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, { timeoutMs: 30_000 });
+    assert.deepEqual(progress, { total: 2, received: 0, processed: 2, rejected: 0, failed: 0 });
+    assert.ok(drainedAt <= performance.now());
+    const [queue] = await sql<
+      { queued: number }[]
+    >`select count(*)::int as queued from pgmq.q_sales_input`;
+    assert.equal(queue.queued, 0);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("the stack's CPU is counted by kind of process: each cluster, the functions, the client", async () => {
+  const sql = database();
+  try {
+    const before = snapshotStackCpu();
+    await sql`select count(*) from generate_series(1, 3000000)`;
+    const spinUntil = performance.now() + 200;
+    while (performance.now() < spinUntil) Math.sqrt(Math.random());
+    const spent = new Map(cpuSpent(before, snapshotStackCpu()));
+    assert.ok(
+      (spent.get("postgres local") ?? 0) >= 0.1,
+      `postgres local: ${spent.get("postgres local")} s`,
+    );
+    assert.ok(
+      (spent.get("client (this process)") ?? 0) >= 0.1,
+      `client: ${spent.get("client (this process)")} s`,
+    );
+    for (const kind of ["postgres cloud", "functions server", "pg_net dispatcher"]) {
+      assert.ok(spent.has(kind), `${kind} among ${[...spent.keys()].join(", ")}`);
+    }
+    assert.ok([...spent.values()].every((seconds) => seconds >= 0));
+  } finally {
+    await sql.end();
+  }
+});
