@@ -83,7 +83,11 @@ Conveyor demo: ${progress.total} records
     console.log("  most common rejections:");
     for (const r of rejections) console.log(`    ${String(r.records).padStart(6)}  ${r.error}`);
   }
-  console.log(`\nReplay rejected records after a fix with: deno task requeue --status rejected`);
+  console.log(
+    `\nThe rate above includes this client encoding the records and, on a stack just started, the\n` +
+      `function processes booting; deno task bench measures the running pipeline.`,
+  );
+  console.log(`Replay rejected records after a fix with: deno task requeue --status rejected`);
   console.log(`The stack keeps running; stop it with: deno task stack down`);
 } finally {
   await sql.end();
