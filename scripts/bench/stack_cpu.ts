@@ -1,9 +1,9 @@
 /**
  * CPU time spent by the local stack's processes, from /proc: the PostgreSQL clusters (postmaster,
  * backends and background workers, by cluster), each function's process, the functions server,
- * the pg_net dispatcher and the calling process (the client, such as the benchmark). Two snapshots give what
- * each kind spent in between; a process that started in between counts from zero, one that ended
- * in between is missed (the stack's processes live for the whole run).
+ * the pg_net dispatcher and the calling process (the client, such as the benchmark). Two
+ * snapshots give what each kind spent in between. A postmaster's count includes its children that
+ * have exited (autovacuum workers, closed connections), so that what they spent is not lost.
  */
 
 /** Linux's USER_HZ: /proc/<pid>/stat reports CPU time in these ticks. */
@@ -13,7 +13,10 @@ export type CpuSnapshot = Map<number, { kind: string; ticks: number }>;
 
 interface ProcessInfo {
   ppid: number;
+  /** user and system time */
   ticks: number;
+  /** user and system time of the children it has waited for */
+  childTicks: number;
   argv: string[];
 }
 
@@ -23,7 +26,12 @@ function readProcess(pid: number): ProcessInfo | undefined {
     // the fields after the command name, which is in parentheses and may hold spaces
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((a) => a !== "");
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), argv };
+    return {
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      childTicks: Number(fields[13]) + Number(fields[14]),
+      argv,
+    };
   } catch {
     return undefined; // gone meanwhile, or not ours to read
   }
@@ -69,20 +77,30 @@ export function snapshotStackCpu(): CpuSnapshot {
   const snapshot: CpuSnapshot = new Map();
   for (const [pid, info] of processes) {
     const kind = kindOf(pid, info, clusterOf);
-    if (kind !== undefined) snapshot.set(pid, { kind, ticks: info.ticks });
+    const ticks = clusterOf.has(pid) ? info.ticks + info.childTicks : info.ticks;
+    if (kind !== undefined) snapshot.set(pid, { kind, ticks });
   }
   return snapshot;
 }
 
-/** CPU seconds per kind of process between two snapshots, largest first. */
+/**
+ * CPU seconds per kind of process between two snapshots, largest first. Per kind, everything
+ * after less everything before: a backend that exited meanwhile leaves the before side and
+ * reappears in its postmaster's count of exited children, whole.
+ */
 export function cpuSpent(
   before: CpuSnapshot,
   after: CpuSnapshot,
 ): [kind: string, seconds: number][] {
-  const byKind = new Map<string, number>();
-  for (const [pid, { kind, ticks }] of after) {
-    const spent = ticks - (before.get(pid)?.ticks ?? 0);
-    byKind.set(kind, (byKind.get(kind) ?? 0) + spent / ticksPerSecond);
-  }
-  return [...byKind].sort((a, b) => b[1] - a[1]);
+  const ticksByKind = new Map<string, number>();
+  const add = (snapshot: CpuSnapshot, sign: number) => {
+    for (const { kind, ticks } of snapshot.values()) {
+      ticksByKind.set(kind, (ticksByKind.get(kind) ?? 0) + sign * ticks);
+    }
+  };
+  add(after, 1);
+  add(before, -1);
+  return [...ticksByKind]
+    .map(([kind, ticks]): [string, number] => [kind, ticks / ticksPerSecond])
+    .sort((a, b) => b[1] - a[1]);
 }

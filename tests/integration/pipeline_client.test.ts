@@ -88,13 +88,20 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
   }
 });
 
-Deno.test("the stack's CPU is counted by kind of process: each cluster, the functions, the client", async () => {
+Deno.test("the stack's CPU is counted by kind of process, a backend that has exited included", async () => {
   const sql = database();
   try {
+    await sql`select 1`; // this connection's backend exists before the first snapshot
     const before = snapshotStackCpu();
-    await sql`select count(*) from generate_series(1, 3000000)`;
+    const shortLived = database({ max: 1 });
+    await shortLived`select count(*) from generate_series(1, 3000000)`;
+    const [{ pid }] = await shortLived<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    await shortLived.end();
     const spinUntil = performance.now() + 200;
     while (performance.now() < spinUntil) Math.sqrt(Math.random());
+    const [gone] = await sql<{ gone: boolean }[]>`
+      select not exists (select from pg_stat_activity where pid = ${pid}) as gone`;
+    assert.ok(gone.gone, "the short-lived backend has exited before the second snapshot");
     const spent = new Map(cpuSpent(before, snapshotStackCpu()));
     assert.ok(
       (spent.get("postgres local") ?? 0) >= 0.1,
