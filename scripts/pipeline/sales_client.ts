@@ -173,14 +173,21 @@ export async function waitUntilDrained(
   const progressMs = options.progressMs ?? 2000;
   let lastProgress = Date.now();
   let oldestSeen = "0";
+  let countedWhileEmpty = false;
   for (;;) {
     let oldest = await oldestQueuedFrom(sql, oldestSeen);
     if (oldest === undefined && oldestSeen !== "0") oldest = await oldestQueuedFrom(sql, "0");
     const polledAt = performance.now();
-    if (oldest !== undefined) oldestSeen = oldest;
-    // counted now and then even while the queue holds messages: they may all be other batches'
+    if (oldest !== undefined) {
+      oldestSeen = oldest;
+      countedWhileEmpty = false;
+    }
+    // Counted as soon as the queue is seen empty, and now and then otherwise: what the queue holds
+    // may all be other batches', and records left without a message would never finish.
     const progressDue = Date.now() - lastProgress >= progressMs;
-    if (oldest === undefined || progressDue) {
+    const newlyEmpty = oldest === undefined && !countedWhileEmpty;
+    if (newlyEmpty || progressDue) {
+      if (oldest === undefined) countedWhileEmpty = true;
       lastProgress = Date.now();
       const progress = await batchProgress(sql, batchIds);
       options.onProgress?.(progress);
