@@ -39,9 +39,9 @@ function readProcess(pid: number): ProcessInfo | undefined {
 
 /** A postmaster's cluster name: the last part of its data directory (`local`, `cloud`). */
 function postmasterCluster(argv: string[]): string | undefined {
-  if (!argv[0]?.endsWith("/postgres")) return undefined;
-  const dataDir = argv[argv.indexOf("-D") + 1];
-  return argv.includes("-D") && dataDir ? dataDir.replace(/\/$/, "").split("/").at(-1) : undefined;
+  const flag = argv.indexOf("-D");
+  if (!argv[0]?.endsWith("/postgres") || flag < 0 || !argv[flag + 1]) return undefined;
+  return argv[flag + 1].replace(/\/$/, "").split("/").at(-1);
 }
 
 function kindOf(
