@@ -9,15 +9,7 @@ import {
   sendBatches,
   waitUntilDrained,
 } from "../../scripts/pipeline/sales_client.ts";
-import {
-  database,
-  env,
-  pauseAutomaticWakes,
-  prepareShops,
-  resumeAutomaticWakes,
-  saleRecord,
-  uniqueTag,
-} from "../support/pipeline.ts";
+import { database, env, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 
 const target = { apiUrl: env.API_URL, serviceRoleKey: env.SERVICE_ROLE_KEY };
 
@@ -61,9 +53,14 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
   try {
     await prepareShops(sql);
     const tag = uniqueTag("drained");
-    await pauseAutomaticWakes(sql);
+    // Every worker slot held here: a worker started by any wake, even one already on its way to
+    // a function process that is still booting, finds no slot and leaves the messages queued.
+    const slots = await sql.reserve();
     let batchIds: string[];
     try {
+      await slots`
+        select pg_advisory_lock(hashtext('conveyor:process-sales'), s.slot)
+          from generate_series(1, 16) as s(slot)`;
       batchIds = await sendBatches(
         target,
         encodeBatches([saleRecord(tag, 1), saleRecord(tag, 2)], 1),
@@ -73,7 +70,8 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
         /did not drain in time: \{"total":2,"received":2/,
       );
     } finally {
-      await resumeAutomaticWakes(sql);
+      await slots`select pg_advisory_unlock_all()`;
+      slots.release();
     }
     await sql`select etl.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
     const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, { timeoutMs: 30_000 });
