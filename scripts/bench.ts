@@ -120,7 +120,7 @@ async function workersAreIdle(sql: Sql): Promise<boolean> {
 
 /** The tables the pipeline writes, vacuumed before the throughput phase. */
 const pipelineTables = [
-  "etl.sales_input",
+  "conveyor.sales_input",
   "pgmq.q_sales_input",
   "pgmq.a_sales_input",
   "public.operations",
@@ -153,10 +153,10 @@ async function waitForQuietPipeline(sql: Sql): Promise<void> {
 
 async function warnIfWakesPaused(sql: Sql): Promise<void> {
   const [row] = await sql<{ paused: boolean }[]>`
-    select paused from etl.function_wakes where function_name = 'process-sales'`;
+    select paused from conveyor.function_wakes where function_name = 'process-sales'`;
   if (row?.paused) {
     say(
-      "  warning: automatic wakes of process-sales are paused (etl.function_wakes); figures will suffer",
+      "  warning: automatic wakes of process-sales are paused (conveyor.function_wakes); figures will suffer",
     );
   }
 }

@@ -41,7 +41,7 @@ const dbUrl = options["db-url"] ?? Deno.env.get("DB_URL") ?? (await stackEnvLine
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
 try {
   const [row] = await sql<{ requeued: string }[]>`
-    select etl.requeue_sales_input(
+    select conveyor.requeue('sales',
       statuses => ${options.status}::text[],
       only_ids => ${options.ids ?? null}::bigint[],
       only_batch => ${options.batch ?? null}::uuid

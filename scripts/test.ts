@@ -84,7 +84,7 @@ async function main(): Promise<number> {
     outcomes.push(
       await runAndCount(
         "plpgsql_check lint (supabase db lint)",
-        [`${repoRoot}/node_modules/.bin/supabase`, "db", "lint", "--db-url", stackEnv.DB_URL, "-s", "etl,public", "--level", "warning", "--fail-on", "warning"],
+        [`${repoRoot}/node_modules/.bin/supabase`, "db", "lint", "--db-url", stackEnv.DB_URL, "-s", "conveyor,public", "--level", "warning", "--fail-on", "warning"],
         env,
         (out) => {
           const clean = /No schema errors found/.test(out);

@@ -38,7 +38,7 @@ const copiedTables = [
   "public.suppliers",
   "public.locations",
   "public.operations",
-  "etl.sales_input",
+  "conveyor.sales_input",
 ];
 
 export interface NaiveResult {

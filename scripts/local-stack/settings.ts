@@ -22,6 +22,7 @@ const envSchema = z.object({
   CONVEYOR_LOCAL_DB_PORT: portSchema.default(54322),
   CONVEYOR_CLOUD_DB_PORT: portSchema.default(54422),
   CONVEYOR_FUNCTIONS_PORT: portSchema.default(54321),
+  CONVEYOR_SHADOW_DB_PORT: portSchema.default(54320),
 });
 
 function readPorts() {
@@ -36,7 +37,7 @@ function readPorts() {
 export const ports = readPorts();
 
 /** The two throwaway clusters: the working database and a stand-in for the cloud project. */
-export type ClusterName = "local" | "cloud";
+export type ClusterName = "local" | "cloud" | "shadow";
 
 export interface ClusterSpec {
   name: ClusterName;
@@ -52,7 +53,7 @@ export const clusters: ClusterSpec[] = [
   {
     name: "cloud",
     port: ports.CONVEYOR_CLOUD_DB_PORT,
-    workdir: `${repoRoot}/cloud`,
+    workdir: `${repoRoot}/production`,
     wakesFunctions: false,
   },
 ];
@@ -63,5 +64,16 @@ export const dbPassword = "postgres";
 export function dbUrl(port: number, database = "postgres"): string {
   return `postgresql://postgres:${dbPassword}@127.0.0.1:${port}/${database}`;
 }
+
+/**
+ * A throwaway cluster started on demand to build a declared schema in (`deno task db diff`, the
+ * schema test), as Supabase's shadow database; never part of the running stack.
+ */
+export const shadowCluster: ClusterSpec = {
+  name: "shadow",
+  port: ports.CONVEYOR_SHADOW_DB_PORT,
+  workdir: repoRoot,
+  wakesFunctions: false,
+};
 
 export const functionsOrigin = `http://127.0.0.1:${ports.CONVEYOR_FUNCTIONS_PORT}`;

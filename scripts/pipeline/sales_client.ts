@@ -134,7 +134,7 @@ export async function batchProgress(sql: Sql, batchIds: string[]): Promise<Batch
            count(*) filter (where status = 'processed')::int as processed,
            count(*) filter (where status = 'rejected')::int as rejected,
            count(*) filter (where status = 'failed')::int as failed
-      from etl.sales_input
+      from conveyor.sales_input
      where batch_id = any (${batchIds}::uuid[])`;
   return row;
 }
@@ -229,7 +229,7 @@ export async function pipelineTotals(sql: Sql): Promise<PipelineTotals> {
 export async function topRejections(sql: Sql, batchIds: string[], limit = 5): Promise<{ error: string; records: number }[]> {
   return await sql<{ error: string; records: number }[]>`
     select regexp_replace(error, '"[^"]*"', '"…"', 'g') as error, count(*)::int as records
-      from etl.sales_input
+      from conveyor.sales_input
      where batch_id = any (${batchIds}::uuid[]) and status in ('rejected', 'failed')
      group by 1
      order by 2 desc

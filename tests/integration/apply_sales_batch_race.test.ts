@@ -1,5 +1,5 @@
 /**
- * etl.apply_sales_batch with two workers' batches at once, the second started while the first is
+ * conveyor.apply_sales_batch with two workers' batches at once, the second started while the first is
  * uncommitted: the same sale in both (sent twice) ends as one operation, decided by the unique key
  * on (source, external_id); and batches naming the same locations do not wait for each other.
  */
@@ -29,7 +29,7 @@ async function stageDocuments(
   records: unknown[],
 ): Promise<{ id: string; document: string }[]> {
   const stored = await sql<{ id: string }[]>`
-    insert into etl.sales_input (payload, batch_id)
+    insert into conveyor.sales_input (payload, batch_id)
     select r.value, gen_random_uuid()
       from jsonb_array_elements(${
     JSON.stringify(records)
@@ -39,7 +39,7 @@ async function stageDocuments(
   // the enqueue trigger's messages, seen by the next statement
   const staged = await sql<{ id: string; msg_id: string; payload: unknown }[]>`
     select s.id, q.msg_id, s.payload
-      from etl.sales_input as s join pgmq.q_sales_input as q on q.message ->> 'id' = s.id::text
+      from conveyor.sales_input as s join pgmq.q_sales_input as q on q.message ->> 'id' = s.id::text
      where s.id = any (${stored.map((r) => r.id)}::bigint[])
      order by s.id`;
   assert.equal(staged.length, records.length);
@@ -105,14 +105,14 @@ Deno.test("a sale sent twice and applied by two workers at once ends as one oper
     const corrected = { ...record, quantity: 3 };
     const staged = await stageDocuments(sql, [earlier, record, corrected]);
 
-    await first`select etl.apply_sales_batch(${staged[0].document}::text::jsonb)`;
+    await first`select conveyor.apply_sales_batch(${staged[0].document}::text::jsonb)`;
 
     await first`begin`;
     await second`begin`;
-    await first`select etl.apply_sales_batch(${staged[1].document}::text::jsonb)`;
+    await first`select conveyor.apply_sales_batch(${staged[1].document}::text::jsonb)`;
     // The second batch finds no operation yet (the first is uncommitted) and waits on its key.
     const racing = second<{ result: Record<string, number> }[]>`
-      select etl.apply_sales_batch(${staged[2].document}::text::jsonb) as result`.execute(); // sent now, not when awaited
+      select conveyor.apply_sales_batch(${staged[2].document}::text::jsonb) as result`.execute(); // sent now, not when awaited
     await new Promise((resolve) => setTimeout(resolve, 300));
     await first`commit`;
     const [{ result }] = await racing;
@@ -130,15 +130,15 @@ Deno.test("a batch naming the locations of another worker's uncommitted batch do
     const tag = uniqueTag("locwait");
     // The location exists, with its address, before either batch.
     const [earlier, a, b] = await stageDocuments(sql, [0, 1, 2].map((n) => saleRecord(tag, n)));
-    await first`select etl.apply_sales_batch(${earlier.document}::text::jsonb)`;
+    await first`select conveyor.apply_sales_batch(${earlier.document}::text::jsonb)`;
 
     await first`begin`;
-    await first`select etl.apply_sales_batch(${a.document}::text::jsonb)`;
+    await first`select conveyor.apply_sales_batch(${a.document}::text::jsonb)`;
     await second`begin`;
     await second`set local lock_timeout = '1s'`;
     // Fails on the lock timeout if the first batch still holds the location's row.
     const [{ result }] = await second<{ result: Record<string, number> }[]>`
-      select etl.apply_sales_batch(${b.document}::text::jsonb) as result`;
+      select conveyor.apply_sales_batch(${b.document}::text::jsonb) as result`;
     await second`commit`;
     await first`commit`;
 

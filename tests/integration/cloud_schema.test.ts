@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 
-const cloudMigrations = new URL("../../cloud/supabase/migrations/", import.meta.url);
+const cloudMigrations = new URL("../../production/supabase/migrations/", import.meta.url);
 
 Deno.test("the cloud project has exactly its own migrations, recorded by supabase db push", async () => {
   const sql = postgres(stackEnv().CLOUD_DB_URL, { max: 1, onnotice: () => {} });
@@ -59,10 +59,10 @@ Deno.test("the cloud project has the final tables, their read indexes and foreig
     for (const name of ["products_category_id_idx", "products_group_id_idx", "products_kind_id_idx"]) {
       assert.ok(productIndexes.names.includes(name), `${name} missing`);
     }
-    const [internals] = await sql<{ etl: boolean; trigger: boolean }[]>`
-      select to_regnamespace('etl') is not null as etl,
+    const [internals] = await sql<{ conveyor: boolean; trigger: boolean }[]>`
+      select to_regnamespace('conveyor') is not null as conveyor,
              exists (select from pg_trigger where tgname = 'sales_input_enqueue') as trigger`;
-    assert.deepEqual(internals, { etl: false, trigger: false });
+    assert.deepEqual(internals, { conveyor: false, trigger: false });
   } finally {
     await sql.end();
   }

@@ -9,7 +9,7 @@ async function storedCount(tag: string): Promise<number> {
   const sql = database({ max: 1 });
   try {
     const [row] = await sql<{ n: number }[]>`
-      select count(*)::int as n from etl.sales_input where payload ->> 'external_id' like ${tag + "%"}`;
+      select count(*)::int as n from conveyor.sales_input where payload ->> 'external_id' like ${tag + "%"}`;
     return row.n;
   } finally {
     await sql.end();
@@ -26,7 +26,7 @@ Deno.test("a JSON array of records is stored as received and answered 202 with t
   assert.equal(reply.body.received, 2);
   assert.match(String(reply.body.batch_id), /^[0-9a-f-]{36}$/);
   const rows = await sql<{ payload: Record<string, unknown>; batch_id: string }[]>`
-    select payload, batch_id::text from etl.sales_input
+    select payload, batch_id::text from conveyor.sales_input
      where payload ->> 'external_id' like ${tag + "%"} order by id`;
   assert.equal(rows.length, 2);
   assert.deepEqual(rows[1].payload, records[1], "the payload is kept exactly, unknown fields included");

@@ -32,7 +32,7 @@ Deno.test("batches sent pre-encoded are stored as sent, each under the batch id 
     const batchIds = await sendBatches(target, encodeBatches(records, 2), { concurrency: 2 });
     assert.equal(batchIds.length, 3);
     const rows = await sql<{ batch_id: string; payload: Record<string, unknown> }[]>`
-      select batch_id, payload from etl.sales_input where batch_id = any (${batchIds}::uuid[]) order by id`;
+      select batch_id, payload from conveyor.sales_input where batch_id = any (${batchIds}::uuid[]) order by id`;
     const byBatch = batchIds.map((id) =>
       rows.filter((r) => r.batch_id === id).map((r) => r.payload.external_id)
     );
@@ -73,7 +73,7 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
       await slots`select pg_advisory_unlock_all()`;
       slots.release();
     }
-    await sql`select etl.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
+    await sql`select conveyor.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
     const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, { timeoutMs: 30_000 });
     assert.deepEqual(progress, { total: 2, received: 0, processed: 2, rejected: 0, failed: 0 });
     assert.ok(drainedAt <= performance.now());

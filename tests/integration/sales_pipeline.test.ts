@@ -53,7 +53,7 @@ Deno.test("a sale sent to the ingest API becomes one normalised operation with i
     assert.equal(op.supplier, `ООО Мобайл ${tag}`);
     assert.equal(op.tax_id, taxIdFor(tag));
     assert.deepEqual([op.location, op.city, op.address], [`Склад ${tag}`, "Краснодар", "ул. Красная, 1"]);
-    const [staged] = await sql`select status, processed_at, error from etl.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
+    const [staged] = await sql`select status, processed_at, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
     assert.equal(staged.status, "processed");
     assert.ok(staged.processed_at);
     assert.equal(staged.error, null);
@@ -97,14 +97,14 @@ Deno.test("bad records are rejected naming the field, kept, and the rest of the 
     ]);
     assert.deepEqual(counts, { processed: 2, rejected: 3 });
     const rejected = await sql<{ external_id: string; error: string }[]>`
-      select payload ->> 'external_id' as external_id, error from etl.sales_input
+      select payload ->> 'external_id' as external_id, error from conveyor.sales_input
        where payload ->> 'external_id' like ${tag + "%"} and status = 'rejected' order by id`;
     assert.match(rejected[0].error, /^quantity: must be greater than 0/);
     assert.match(rejected[1].error, /^unit_price: /);
     assert.match(rejected[2].error, /^location\.city: is required/);
     const [archived] = await sql<{ n: number }[]>`
       select count(*)::int as n from pgmq.a_sales_input a
-        join etl.sales_input s on s.id = (a.message ->> 'id')::bigint
+        join conveyor.sales_input s on s.id = (a.message ->> 'id')::bigint
        where s.payload ->> 'external_id' like ${tag + "%"} and s.status = 'rejected'`;
     assert.equal(archived.n, 3, "rejected messages are archived, not retried");
   } finally {
@@ -127,7 +127,7 @@ Deno.test("a replayed sale changes nothing", async () => {
       assert.equal(String(after[0][column]), String(before[column]), column);
     }
     assert.ok(Number(after[0].input_id) > Number(before.input_id), "it remembers the newest staging row seen");
-    const counts = await sql`select status from etl.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
+    const counts = await sql`select status from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
     assert.deepEqual(counts.map((r) => r.status), ["processed", "processed"]);
   } finally {
     await sql.end();
@@ -160,7 +160,7 @@ Deno.test("a record from an unknown or inactive shop is rejected naming source",
       saleRecord(tag, 2, { source: "closedshop" }),
     ]);
     const rows = await sql<{ error: string }[]>`
-      select error from etl.sales_input where payload ->> 'external_id' like ${tag + "%"} order by id`;
+      select error from conveyor.sales_input where payload ->> 'external_id' like ${tag + "%"} order by id`;
     assert.match(rows[0].error, /^source: unknown shop "no-such-shop"/);
     assert.match(rows[1].error, /^source: shop "closedshop" is inactive/);
   } finally {

@@ -23,7 +23,7 @@ const root = new URL("../../", import.meta.url).pathname;
 
 async function stage(sql: Sql, records: Record<string, unknown>[]): Promise<void> {
   await sql`
-    insert into etl.sales_input (payload, batch_id)
+    insert into conveyor.sales_input (payload, batch_id)
     select r.value, gen_random_uuid() from jsonb_array_elements(${JSON.stringify(records)}::text::jsonb) as r(value)`;
 }
 
@@ -177,7 +177,7 @@ Deno.test("a worker killed mid-batch loses nothing and doubles nothing", async (
     assert.deepEqual(ops, { n: 300, ids: 300 });
     const [left] = await sql<{ n: number }[]>`
       select count(*)::int as n from pgmq.q_sales_input q
-        join etl.sales_input s on s.id = (q.message ->> 'id')::bigint
+        join conveyor.sales_input s on s.id = (q.message ->> 'id')::bigint
        where s.payload ->> 'external_id' like ${tag + "%"}`;
     assert.equal(left.n, 0, "no message is left in the queue");
   });
@@ -208,14 +208,14 @@ Deno.test("transient failures retry with backoff, end in the dead letter after t
       const deferredBy = new Date();
       assert.equal(first.stopped, "transient_error");
       assert.equal(first.deferred, 1);
-      const [noted] = await sql`select status, attempts, error from etl.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
+      const [noted] = await sql`select status, attempts, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
       assert.equal(noted.status, "received", "a transient failure is retried, not rejected");
       assert.equal(noted.attempts, 1);
       assert.match(noted.error, /lock/);
       // Compared with the time the drain returned, not now(): finding the row may take a while.
       const [message] = await sql<{ later: boolean }[]>`
         select q.vt > ${deferredBy}::timestamptz + interval '0.3 seconds' as later from pgmq.q_sales_input q
-          join etl.sales_input s on s.id = (q.message ->> 'id')::bigint
+          join conveyor.sales_input s on s.id = (q.message ->> 'id')::bigint
          where s.payload ->> 'external_id' = ${`${tag}-2`}`;
       assert.equal(message.later, true, "the message is hidden for the backoff delay");
       await new Promise((r) => setTimeout(r, 1100));
@@ -229,7 +229,7 @@ Deno.test("transient failures retry with backoff, end in the dead letter after t
       blocker.release();
       await impatient.end();
     }
-    const [dead] = await sql`select status, attempts, error from etl.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
+    const [dead] = await sql`select status, attempts, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
     assert.equal(dead.status, "failed");
     assert.equal(dead.attempts, 2);
     assert.match(dead.error, /^gave up after 2 attempts: .*lock/);
@@ -251,17 +251,17 @@ Deno.test("transient failures retry with backoff, end in the dead letter after t
   });
 });
 
-Deno.test("a rejected record is replayed by etl.requeue_sales_input after its shop is added", async () => {
+Deno.test("a rejected record is replayed by conveyor.requeue_sales_input after its shop is added", async () => {
   await withPausedWakes(async (sql) => {
     const tag = uniqueTag("replay-shop");
     const shop = `shop-${Date.now().toString(36)}`;
     await stage(sql, [saleRecord(tag, 1, { source: shop })]);
     await drainInProcess(sql, testWorkerConfig());
-    const [rejected] = await sql`select id, status, error from etl.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
+    const [rejected] = await sql`select id, status, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
     assert.equal(rejected.status, "rejected");
     assert.match(rejected.error, /^source: unknown shop/);
     await sql`insert into public.shops (code, name, city, timezone) values (${shop}, 'New shop', 'Омск', 'Asia/Omsk')`;
-    const [requeued] = await sql`select etl.requeue_sales_input(only_ids => ${[rejected.id]}::bigint[]) as n`;
+    const [requeued] = await sql`select conveyor.requeue('sales', only_ids => ${[rejected.id]}::bigint[]) as n`;
     assert.equal(Number(requeued.n), 1);
     await drainInProcess(sql, testWorkerConfig());
     assert.deepEqual(await statuses(sql, tag), { processed: 1 });

@@ -1,5 +1,5 @@
 /**
- * Waking edge functions from SQL: etl.wake_function goes through pg_net (real or stand-in) to the
+ * Waking edge functions from SQL: conveyor.wake_function goes through pg_net (real or stand-in) to the
  * functions server with the worker key from Vault; the function answers, and the answer lands in
  * net._http_response. pg_cron holds the safety net.
  */
@@ -16,12 +16,12 @@ async function responseFor(sql: ReturnType<typeof database>, id: string, timeout
   }
 }
 
-Deno.test("etl.wake_function reaches the function after commit, and its answer lands in net._http_response", async () => {
+Deno.test("conveyor.wake_function reaches the function after commit, and its answer lands in net._http_response", async () => {
   const sql = database({ max: 2 });
   try {
     const conn = await sql.reserve();
     await conn`begin`;
-    const [{ id }] = await conn<{ id: string }[]>`select etl.wake_function('process-sales', '{"reason": "smoke test"}'::jsonb)::text as id`;
+    const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales', '{"reason": "smoke test"}'::jsonb)::text as id`;
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await responseFor(sql, id, 0), undefined, "nothing is sent before commit");
     await conn`commit`;
@@ -43,7 +43,7 @@ Deno.test("a wake inside a rolled-back transaction is never sent", async () => {
   try {
     const conn = await sql.reserve();
     await conn`begin`;
-    const [{ id }] = await conn<{ id: string }[]>`select etl.wake_function('process-sales')::text as id`;
+    const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales')::text as id`;
     await conn`rollback`;
     conn.release();
     assert.equal(await responseFor(sql, id, 1500), undefined);
@@ -56,7 +56,7 @@ Deno.test("a wake for a missing secret names the secret and how to set it", asyn
   const sql = database({ max: 1 });
   try {
     await assert.rejects(
-      sql`select etl.secret('conveyor_no_such_setting')`,
+      sql`select conveyor.secret('conveyor_no_such_setting')`,
       (error: Error & { hint?: string }) => {
         assert.match(error.message, /"conveyor_no_such_setting" is missing from Vault/);
         assert.match(String(error.hint), /vault\.create_secret/);
@@ -77,7 +77,7 @@ Deno.test("pg_cron runs the process-sales safety net at the finest schedule it s
     const [{ version }] = await sql`select extversion as version from pg_extension where extname = 'pg_cron'`;
     const [major, minor] = String(version).split(/[.-]/).map(Number);
     assert.equal(job.schedule, major > 1 || minor >= 5 ? "10 seconds" : "* * * * *");
-    assert.match(job.command, /etl\.wake_if_pending\('process-sales', 'sales_input'\)/);
+    assert.match(job.command, /conveyor\.wake_if_pending\('process-sales', 'sales_input'\)/);
   } finally {
     await sql.end();
   }
@@ -87,10 +87,10 @@ Deno.test("the safety net wakes the worker only when its queue holds visible mes
   const sql = database({ max: 1 });
   try {
     await sql`select pgmq.create('conveyor_wake_probe')`;
-    const [empty] = await sql`select etl.wake_if_pending('process-sales', 'conveyor_wake_probe') as id`;
+    const [empty] = await sql`select conveyor.wake_if_pending('process-sales', 'conveyor_wake_probe') as id`;
     assert.equal(empty.id, null);
     await sql`select pgmq.send('conveyor_wake_probe'::text, '{"probe": true}'::jsonb)`;
-    const [pending] = await sql`select etl.wake_if_pending('process-sales', 'conveyor_wake_probe')::text as id`;
+    const [pending] = await sql`select conveyor.wake_if_pending('process-sales', 'conveyor_wake_probe')::text as id`;
     assert.notEqual(pending.id, null);
     const response = await responseFor(sql as ReturnType<typeof database>, pending.id);
     assert.equal(response?.status_code, 202);

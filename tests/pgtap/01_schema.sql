@@ -1,6 +1,6 @@
 -- Schema of the sales pipeline: tables, columns, keys and the identities they enforce; row level
--- security and API role privileges on public tables; the etl schema closed to the API roles; every
--- SECURITY DEFINER function in etl pinned to an empty search_path and documented.
+-- security and API role privileges on public tables; the conveyor schema closed to the API roles; every
+-- SECURITY DEFINER function in conveyor pinned to an empty search_path and documented.
 -- Runs in one transaction that is rolled back: nothing persists.
 
 begin;
@@ -8,13 +8,13 @@ select plan(162);
 
 -- Tables -----------------------------------------------------------------------------------------
 
-select has_schema('etl', 'schema etl exists');
+select has_schema('conveyor', 'schema conveyor exists');
 
 select has_table('public', t, format('table public.%s exists', t))
   from unnest(array['shops', 'manufacturers', 'categories', 'product_groups', 'product_kinds',
                     'products', 'suppliers', 'locations', 'operations']) as t;
 
-select has_table('etl', t, format('table etl.%s exists', t))
+select has_table('conveyor', t, format('table conveyor.%s exists', t))
   from unnest(array['sales_input', 'function_wakes']) as t;
 
 select ok(exists (select from pgmq.list_queues() as q where q.queue_name = 'sales_input'),
@@ -37,9 +37,9 @@ select has_column(s, t, c, format('%s.%s has column %s', s, t, c))
     ('public', 'operations', array['id', 'source', 'external_id', 'occurred_at', 'type', 'quantity',
                                    'unit_price', 'amount', 'currency', 'product_id', 'supplier_id',
                                    'location_id', 'input_id', 'created_at', 'updated_at']),
-    ('etl', 'sales_input', array['id', 'payload', 'received_at', 'batch_id', 'status', 'error',
+    ('conveyor', 'sales_input', array['id', 'payload', 'received_at', 'batch_id', 'status', 'error',
                                  'attempts', 'processed_at']),
-    ('etl', 'function_wakes', array['function_name', 'min_interval', 'paused', 'last_requested_at',
+    ('conveyor', 'function_wakes', array['function_name', 'min_interval', 'paused', 'last_requested_at',
                                     'requests_sent'])
   ) as v(s, t, cols)
   cross join lateral unnest(v.cols) with ordinality as c(c, n)
@@ -51,8 +51,8 @@ select col_is_pk('public', 'shops', 'code', 'shops: primary key is code');
 select col_is_pk('public', t, 'id', format('%s: primary key is id', t))
   from unnest(array['manufacturers', 'categories', 'product_groups', 'product_kinds',
                     'products', 'suppliers', 'locations', 'operations']) as t;
-select col_is_pk('etl', 'sales_input', 'id', 'etl.sales_input: primary key is id (the input_id)');
-select col_is_pk('etl', 'function_wakes', 'function_name', 'etl.function_wakes: primary key is function_name');
+select col_is_pk('conveyor', 'sales_input', 'id', 'conveyor.sales_input: primary key is id (the input_id)');
+select col_is_pk('conveyor', 'function_wakes', 'function_name', 'conveyor.function_wakes: primary key is function_name');
 
 select col_is_unique('public', t, array['name_key'], format('%s: name_key is unique', t))
   from unnest(array['manufacturers', 'categories', 'product_groups', 'product_kinds']) as t;
@@ -220,39 +220,39 @@ select is(
   '{}'::text[],
   'authenticated can SELECT every public table');
 
--- The etl schema is closed to the API roles -----------------------------------------------------
+-- The conveyor schema is closed to the API roles -----------------------------------------------------
 
-select schema_privs_are('etl', 'anon', array[]::text[], 'anon has no privileges on schema etl');
-select schema_privs_are('etl', 'authenticated', array[]::text[], 'authenticated has no privileges on schema etl');
-select ok(pg_catalog.has_schema_privilege('service_role', 'etl', 'USAGE'), 'service_role can use schema etl');
+select schema_privs_are('conveyor', 'anon', array[]::text[], 'anon has no privileges on schema conveyor');
+select schema_privs_are('conveyor', 'authenticated', array[]::text[], 'authenticated has no privileges on schema conveyor');
+select ok(pg_catalog.has_schema_privilege('service_role', 'conveyor', 'USAGE'), 'service_role can use schema conveyor');
 
 select is(
   array(select format('%s %s on %s', r.role, pr.privilege, c.relname)
           from pg_catalog.pg_class as c
           cross join unnest(array['anon', 'authenticated']) as r(role)
           cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) as pr(privilege)
-         where c.relnamespace = 'etl'::regnamespace
+         where c.relnamespace = 'conveyor'::regnamespace
            and c.relkind in ('r', 'p', 'v', 'm')
            and pg_catalog.has_table_privilege(r.role, c.oid, pr.privilege)
          order by 1),
   '{}'::text[],
-  'anon and authenticated hold no privileges on etl tables and views');
+  'anon and authenticated hold no privileges on conveyor tables and views');
 
 select is(
   array(select format('%s may execute %s', r.role, p.oid::regprocedure)
           from pg_catalog.pg_proc as p
           cross join unnest(array['anon', 'authenticated']) as r(role)
-         where p.pronamespace = 'etl'::regnamespace
+         where p.pronamespace = 'conveyor'::regnamespace
            and pg_catalog.has_function_privilege(r.role, p.oid, 'EXECUTE')
          order by 1),
   '{}'::text[],
-  'anon and authenticated cannot execute any etl function');
+  'anon and authenticated cannot execute any conveyor function');
 
 -- SECURITY DEFINER functions: empty search_path and a comment ----------------------------------
 
 select isnt_empty(
-  $$select from pg_catalog.pg_proc where pronamespace = 'etl'::regnamespace and prosecdef$$,
-  'etl has SECURITY DEFINER functions to check');
+  $$select from pg_catalog.pg_proc where pronamespace = 'conveyor'::regnamespace and prosecdef$$,
+  'conveyor has SECURITY DEFINER functions to check');
 
 select is(
   array(select format('%s:%s%s', p.oid::regprocedure,
@@ -261,14 +261,14 @@ select is(
                       case when coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
                            then ' no comment' else '' end)
           from pg_catalog.pg_proc as p
-         where p.pronamespace = 'etl'::regnamespace
+         where p.pronamespace = 'conveyor'::regnamespace
            and p.prosecdef
            and (p.proconfig is null
                 or not ('search_path=""' = any (p.proconfig))
                 or coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = '')
          order by 1),
   '{}'::text[],
-  'every SECURITY DEFINER function in etl sets search_path = '''' and has a comment');
+  'every SECURITY DEFINER function in conveyor sets search_path = '''' and has a comment');
 
 select * from finish();
 rollback;

@@ -1,4 +1,4 @@
--- etl.apply_sales_batch(jsonb), called directly with hand-written normalised batches: what it
+-- conveyor.apply_sales_batch(jsonb), called directly with hand-written normalised batches: what it
 -- creates, that a replay writes nothing, corrections, ordering rules for operations and product
 -- attributes, staging statuses and the queue. The sales are written flat, one object with every
 -- field, and pg_temp.apply encodes them without merging anything (one dictionary, product,
@@ -17,20 +17,20 @@ values ('moba', 'Moba', 'Краснодар', 'Europe/Moscow', true),
 on conflict (code) do nothing;
 
 -- Staging inserts still queue messages, but wake nobody (no Vault or pg_net needed here).
-insert into etl.function_wakes (function_name, paused) values ('process-sales', true)
+insert into conveyor.function_wakes (function_name, paused) values ('process-sales', true)
 on conflict (function_name) do update set paused = true;
 
 -- Staged records by label: their staging id (input_id) and the id of the message the trigger sent.
 create temporary table inputs (k text primary key, input_id bigint not null, msg_id bigint not null);
 
 create function pg_temp.stage(variadic keys text[]) returns void language sql as $$
-  insert into etl.sales_input (payload, batch_id)
+  insert into conveyor.sales_input (payload, batch_id)
   select jsonb_build_object('pgtap', '03', 'k', k), 'c0c0c0c0-0000-4000-8000-000000000003'
     from unnest(keys) with ordinality as u(k, n)
    order by n;
   insert into inputs (k, input_id, msg_id)
   select s.payload ->> 'k', s.id, q.msg_id
-    from etl.sales_input as s
+    from conveyor.sales_input as s
     join pgmq.q_sales_input as q on q.message ->> 'id' = s.id::text
    where s.batch_id = 'c0c0c0c0-0000-4000-8000-000000000003'
      and s.payload ->> 'k' = any (keys);
@@ -44,7 +44,7 @@ create function pg_temp.msg_id(k text) returns bigint language sql stable as $$
   select i.msg_id from inputs as i where i.k = msg_id.k
 $$;
 
--- One etl.normalised_sale as the worker hands it over; `fields` overrides the defaults.
+-- One conveyor.normalised_sale as the worker hands it over; `fields` overrides the defaults.
 create function pg_temp.sale(k text, fields jsonb default '{}') returns jsonb language sql stable as $$
   select jsonb_build_object(
            'input_id', i.input_id, 'msg_id', i.msg_id, 'attempts', 1,
@@ -113,11 +113,11 @@ create function pg_temp.entries(flat jsonb) returns jsonb language sql stable as
                                              'done_msg_ids', flat -> 'done_msg_ids'))
 $$;
 
--- etl.apply_sales_batch on a flat batch {processed: [pg_temp.sale(...)], rejected, failed,
+-- conveyor.apply_sales_batch on a flat batch {processed: [pg_temp.sale(...)], rejected, failed,
 -- done_msg_ids}: each sale becomes one entry in every list it names, at its own position, and
 -- every list is turned into columns.
 create function pg_temp.apply(flat jsonb) returns jsonb language sql volatile as $$
-  select etl.apply_sales_batch(coalesce((
+  select conveyor.apply_sales_batch(coalesce((
     select jsonb_object_agg(l.key, case when l.key = 'done_msg_ids' then l.value else pg_temp.columns(l.value) end)
       from jsonb_each(pg_temp.entries(flat)) as l), '{}'))
 $$;
@@ -264,7 +264,7 @@ select set_eq(
 
 select set_eq(
   $$select payload ->> 'k' as k, status, error, attempts, processed_at is not null as has_processed_at
-      from etl.sales_input where batch_id = 'c0c0c0c0-0000-4000-8000-000000000003'$$,
+      from conveyor.sales_input where batch_id = 'c0c0c0c0-0000-4000-8000-000000000003'$$,
   $$values ('a1', 'processed', null, 1, true), ('a2', 'processed', null, 1, true),
            ('a3', 'processed', null, 1, true), ('a4', 'processed', null, 1, true),
            ('a5', 'rejected', 'quantity: must be a positive number', 1, true),
@@ -455,10 +455,10 @@ select is((select result from results where label = 'done only'),
 select ok(not exists (select from pgmq.q_sales_input where msg_id = pg_temp.msg_id('d1'))
           and not exists (select from pgmq.a_sales_input where msg_id = pg_temp.msg_id('d1')),
           'done_msg_ids are deleted from the queue, not archived');
-select is((select status from etl.sales_input where id = pg_temp.input_id('d1')), 'received',
+select is((select status from conveyor.sales_input where id = pg_temp.input_id('d1')), 'received',
           'done_msg_ids leave their staging rows alone');
 
-select is(etl.apply_sales_batch('{}'),
+select is(conveyor.apply_sales_batch('{}'),
           '{"processed": 0, "rejected": 0, "failed": 0, "operations_written": 0}'::jsonb,
           'an empty batch does nothing and says so');
 

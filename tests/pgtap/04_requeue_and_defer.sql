@@ -1,5 +1,5 @@
--- Retries and replay: etl.requeue_sales_input puts rejected/failed (or, when asked, processed)
--- staging rows back on the queue; etl.defer_sales_messages records a transient error and pushes
+-- Retries and replay: conveyor.requeue_sales_input puts rejected/failed (or, when asked, processed)
+-- staging rows back on the queue; conveyor.defer_sales_messages records a transient error and pushes
 -- the messages' visibility out.
 -- Runs in one transaction that is rolled back: nothing persists, including the messages and the
 -- rows requeued by the call without filters (which touches every rejected/failed row there is).
@@ -10,7 +10,7 @@ select plan(31);
 -- Setup ------------------------------------------------------------------------------------------
 
 -- Paused until the wake test near the end, so requeues and inserts wake nobody.
-insert into etl.function_wakes (function_name, paused) values ('process-sales', true)
+insert into conveyor.function_wakes (function_name, paused) values ('process-sales', true)
 on conflict (function_name) do update set paused = true;
 
 \ir setup/vault_secrets.psql
@@ -28,7 +28,7 @@ insert into fixture values
   ('b2', 'd0d0d0d0-0000-4000-8000-00000000040b', 'failed', 'timeout', 5),
   ('b3', 'd0d0d0d0-0000-4000-8000-00000000040b', 'processed', null, 1);
 
-insert into etl.sales_input (payload, batch_id, status, error, attempts, processed_at)
+insert into conveyor.sales_input (payload, batch_id, status, error, attempts, processed_at)
 select jsonb_build_object('pgtap', '04', 'k', f.k), f.batch_id, f.status, f.error, f.attempts,
        case when f.status = 'received' then null else now() - interval '1 hour' end
   from fixture as f
@@ -37,7 +37,7 @@ select jsonb_build_object('pgtap', '04', 'k', f.k), f.batch_id, f.status, f.erro
 -- Staging ids by label (looked up once, through the batch_id index).
 create temporary table ids (k text primary key, id bigint not null unique);
 insert into ids
-select s.payload ->> 'k', s.id from etl.sales_input as s
+select s.payload ->> 'k', s.id from conveyor.sales_input as s
  where s.batch_id in ('d0d0d0d0-0000-4000-8000-00000000040a', 'd0d0d0d0-0000-4000-8000-00000000040b');
 
 create function pg_temp.id(k text) returns bigint language sql stable as $$
@@ -46,7 +46,7 @@ $$;
 
 -- Puts this file's rows back into their fixture state.
 create function pg_temp.reset() returns void language sql as $$
-  update etl.sales_input as s
+  update conveyor.sales_input as s
      set status = f.status, error = f.error, attempts = f.attempts,
          processed_at = case when f.status = 'received' then null else now() - interval '1 hour' end
     from fixture as f join ids as i on i.k = f.k
@@ -59,7 +59,7 @@ language sql stable as $$
   select i.k, s.status, s.error, s.attempts, s.processed_at is not null
     from fixture as f
     join ids as i on i.k = f.k
-    join etl.sales_input as s on s.id = i.id
+    join conveyor.sales_input as s on s.id = i.id
 $$;
 
 create temporary table marks (label text primary key, msg_id bigint not null, request_id bigint not null);
@@ -82,26 +82,26 @@ create temporary table results (label text primary key, result bigint);
 
 -- Arguments --------------------------------------------------------------------------------------
 
-select throws_like($$select etl.requeue_sales_input(array['received'])$$,
+select throws_like($$select conveyor.requeue('sales', array['received'])$$,
                    '%statuses must be among rejected, failed, processed%',
                    'requeue refuses status received');
-select throws_like($$select etl.requeue_sales_input(array['rejected', 'bogus'])$$,
+select throws_like($$select conveyor.requeue('sales', array['rejected', 'bogus'])$$,
                    '%statuses must be among rejected, failed, processed%',
                    'requeue refuses an unknown status');
-select throws_like($$select etl.requeue_sales_input(null)$$,
+select throws_like($$select conveyor.requeue('sales', null)$$,
                    '%statuses must be among rejected, failed, processed%',
                    'requeue refuses null statuses');
 
 -- Default: every rejected and failed row ---------------------------------------------------------
 
 create temporary table unfinished_before as
-select s.id from etl.sales_input as s where s.status in ('rejected', 'failed');
+select s.id from conveyor.sales_input as s where s.status in ('rejected', 'failed');
 select pg_temp.mark('all');
-insert into results select 'all', etl.requeue_sales_input();
+insert into results select 'all', conveyor.requeue('sales');
 
 select is((select result from results where label = 'all'), (select count(*) from unfinished_before),
           'requeue without arguments returns the number of rejected and failed rows');
-select is_empty($$select u.id from unfinished_before as u join etl.sales_input as s using (id)
+select is_empty($$select u.id from unfinished_before as u join conveyor.sales_input as s using (id)
                    where s.status <> 'received' or s.error is not null or s.attempts <> 0 or s.processed_at is not null$$,
                 'every rejected and failed row is back to received, error null, attempts 0, processed_at null');
 select set_eq($$select * from pg_temp.state()$$,
@@ -119,7 +119,7 @@ select bag_eq($$select * from pg_temp.messages_since('all')$$,
 select pg_temp.reset();
 select pg_temp.mark('ids');
 insert into results
-select 'ids', etl.requeue_sales_input(only_ids := array[pg_temp.id('a1'), pg_temp.id('a3'), pg_temp.id('b1')]);
+select 'ids', conveyor.requeue('sales', only_ids := array[pg_temp.id('a1'), pg_temp.id('a3'), pg_temp.id('b1')]);
 
 select is((select result from results where label = 'ids'), 2::bigint,
           'only_ids: requeues the listed rejected/failed rows (a1, b1) and returns 2; a3 is processed');
@@ -138,7 +138,7 @@ select bag_eq($$select * from pg_temp.messages_since('ids')$$,
 select pg_temp.reset();
 select pg_temp.mark('batch');
 insert into results
-select 'batch', etl.requeue_sales_input(only_batch := 'd0d0d0d0-0000-4000-8000-00000000040b');
+select 'batch', conveyor.requeue('sales', only_batch := 'd0d0d0d0-0000-4000-8000-00000000040b');
 
 select is((select result from results where label = 'batch'), 2::bigint,
           'only_batch: requeues the batch''s rejected and failed rows and returns 2');
@@ -156,14 +156,14 @@ select bag_eq($$select * from pg_temp.messages_since('batch')$$,
 -- only_ids and only_batch together; a statuses subset; processed on request; nothing to do ------
 
 select pg_temp.reset();
-select is(etl.requeue_sales_input(only_ids := array[pg_temp.id('a1'), pg_temp.id('b1')],
+select is(conveyor.requeue('sales', only_ids := array[pg_temp.id('a1'), pg_temp.id('b1')],
                                   only_batch := 'd0d0d0d0-0000-4000-8000-00000000040a'),
           1::bigint, 'only_ids and only_batch combine: only a1 is both listed and in batch A');
 select is((select array_agg(k order by k) from pg_temp.state() where status = 'received'),
           array['a1', 'a4'], 'only a1 was requeued');
 
 select pg_temp.reset();
-select is(etl.requeue_sales_input(array['failed'], only_batch := 'd0d0d0d0-0000-4000-8000-00000000040a'),
+select is(conveyor.requeue('sales', array['failed'], only_batch := 'd0d0d0d0-0000-4000-8000-00000000040a'),
           1::bigint, 'statuses => {failed} requeues only the failed row of batch A');
 select is((select (status, error) from pg_temp.state() where k = 'a1'),
           ('rejected'::text, 'quantity: must be a positive number'::text),
@@ -171,7 +171,7 @@ select is((select (status, error) from pg_temp.state() where k = 'a1'),
 
 select pg_temp.reset();
 select pg_temp.mark('processed');
-select is(etl.requeue_sales_input(array['processed'], only_ids := array[pg_temp.id('a3')]),
+select is(conveyor.requeue('sales', array['processed'], only_ids := array[pg_temp.id('a3')]),
           1::bigint, 'statuses => {processed} with only_ids requeues a processed row');
 select is((select (status, attempts, done) from pg_temp.state() where k = 'a3'),
           ('received'::text, 0, false), 'the processed row is back to received, attempts 0, processed_at null');
@@ -181,18 +181,18 @@ select bag_eq($$select * from pg_temp.messages_since('processed')$$,
 
 select pg_temp.reset();
 select pg_temp.mark('nothing');
-select is(etl.requeue_sales_input(only_batch := 'd0d0d0d0-0000-4000-8000-0000000004ff'), 0::bigint,
+select is(conveyor.requeue('sales', only_batch := 'd0d0d0d0-0000-4000-8000-0000000004ff'), 0::bigint,
           'requeue of a batch with nothing to replay returns 0');
 select is_empty($$select * from pg_temp.messages_since('nothing')$$, 'and queues nothing');
 
 -- A requeue wakes process-sales once ------------------------------------------------------------
 
-update etl.function_wakes
+update conveyor.function_wakes
    set paused = false, min_interval = default, last_requested_at = '-infinity'
  where function_name = 'process-sales';
 select pg_temp.reset();
 select pg_temp.mark('wake');
-select is(etl.requeue_sales_input(only_batch := 'd0d0d0d0-0000-4000-8000-00000000040a'), 2::bigint,
+select is(conveyor.requeue('sales', only_batch := 'd0d0d0d0-0000-4000-8000-00000000040a'), 2::bigint,
           'requeue of batch A with wakes on returns 2');
 select is(array(select convert_from(r.body, 'UTF8')::jsonb
                   from net.http_request_queue as r
@@ -200,19 +200,19 @@ select is(array(select convert_from(r.body, 'UTF8')::jsonb
                    and r.url like '%/functions/v1/process-sales'),
           array['{"reason": "requeue"}'::jsonb],
           'a requeue makes one wake request for process-sales, reason requeue');
-update etl.function_wakes set paused = true where function_name = 'process-sales';
+update conveyor.function_wakes set paused = true where function_name = 'process-sales';
 
--- etl.defer_sales_messages -----------------------------------------------------------------------
+-- conveyor.defer_sales_messages -----------------------------------------------------------------------
 
 -- c1..c4 arrive as received (the trigger queues a message each); c4 is then processed.
 select pg_temp.mark('defer');
-insert into etl.sales_input (payload, batch_id)
+insert into conveyor.sales_input (payload, batch_id)
 select jsonb_build_object('pgtap', '04', 'k', k), 'd0d0d0d0-0000-4000-8000-00000000040c'
   from unnest(array['c1', 'c2', 'c3', 'c4']) as k;
 insert into ids
-select s.payload ->> 'k', s.id from etl.sales_input as s
+select s.payload ->> 'k', s.id from conveyor.sales_input as s
  where s.batch_id = 'd0d0d0d0-0000-4000-8000-00000000040c';
-update etl.sales_input set status = 'processed', attempts = 1, processed_at = now()
+update conveyor.sales_input set status = 'processed', attempts = 1, processed_at = now()
  where id = pg_temp.id('c4');
 
 create function pg_temp.msg(k text) returns pgmq.q_sales_input language sql stable as $$
@@ -228,7 +228,7 @@ language sql stable as $$
 $$;
 
 insert into results
-select 'defer', etl.defer_sales_messages(
+select 'defer', conveyor.defer_messages('sales', 
   jsonb_build_array(pg_temp.deferral('c1', 2, 30),
                     pg_temp.deferral('c2', 3, 120),
                     pg_temp.deferral('c4', 4, 30),
@@ -238,7 +238,7 @@ select 'defer', etl.defer_sales_messages(
 select is((select result from results where label = 'defer'), 3::bigint,
           'defer returns how many messages it deferred (the unknown msg_id -1 is not counted)');
 select set_eq($$select i.k, s.status, s.error, s.attempts
-                  from ids as i join etl.sales_input as s on s.id = i.id
+                  from ids as i join conveyor.sales_input as s on s.id = i.id
                  where i.k in ('c1', 'c2', 'c4')$$,
               $$values ('c1', 'received', 'deadlock detected', 2), ('c2', 'received', 'deadlock detected', 3),
                        ('c4', 'processed', null, 1)$$,
@@ -252,7 +252,7 @@ select ok((select m.vt >= now() + interval '120 seconds' and m.vt <= clock_times
 select ok((select m.vt <= clock_timestamp() from pg_temp.msg('c3') as m),
           'a message not listed keeps its vt');
 
-select is(etl.defer_sales_messages(jsonb_build_array(pg_temp.deferral('c1', 3, -5)), 'retry now'), 1,
+select is(conveyor.defer_messages('sales', jsonb_build_array(pg_temp.deferral('c1', 3, -5)), 'retry now'), 1,
           'defer accepts a negative delay');
 select ok((select m.vt <= clock_timestamp() from pg_temp.msg('c1') as m),
           'a negative delay counts as 0: the message is visible again');

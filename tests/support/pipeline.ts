@@ -86,13 +86,13 @@ export async function postIngest(
 /** Stops triggers and pg_cron from waking process-sales, and waits until no worker runs. */
 export async function pauseAutomaticWakes(sql: Sql): Promise<void> {
   await sql`
-    insert into etl.function_wakes (function_name, paused) values ('process-sales', true)
+    insert into conveyor.function_wakes (function_name, paused) values ('process-sales', true)
     on conflict (function_name) do update set paused = true`;
   await waitForIdleWorkers(sql);
 }
 
 export async function resumeAutomaticWakes(sql: Sql): Promise<void> {
-  await sql`update etl.function_wakes set paused = false where function_name = 'process-sales'`;
+  await sql`update conveyor.function_wakes set paused = false where function_name = 'process-sales'`;
 }
 
 /** Waits until no process-sales worker holds a slot (its advisory lock). */
@@ -126,7 +126,7 @@ export async function drainInProcess(sql: Sql, config: WorkerConfig): Promise<Dr
 
 export async function statuses(sql: Sql, tag: string): Promise<Record<string, number>> {
   const rows = await sql<{ status: string; n: number }[]>`
-    select status, count(*)::int as n from etl.sales_input
+    select status, count(*)::int as n from conveyor.sales_input
      where payload ->> 'external_id' like ${tag + "%"} group by status`;
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

@@ -23,7 +23,7 @@ export async function releaseWorkerSlot(conn: Reserved, workerName: string, slot
 
 /** Wakes a function through pg_net (sent when this statement commits). */
 export async function wakeFunction(sql: Sql | Reserved, functionName: string, reason: string): Promise<void> {
-  await sql`select etl.wake_function(${functionName}, jsonb_build_object('reason', ${reason}::text))`;
+  await sql`select conveyor.wake_function(${functionName}, jsonb_build_object('reason', ${reason}::text))`;
 }
 
 /**
@@ -32,14 +32,14 @@ export async function wakeFunction(sql: Sql | Reserved, functionName: string, re
  */
 export async function wakePeer(sql: Sql | Reserved, functionName: string, reason: string): Promise<boolean> {
   const rows = await sql<{ request_id: string }[]>`
-    select etl.wake_function(${functionName}, jsonb_build_object('reason', ${reason}::text)) as request_id
-     where not exists (select from etl.function_wakes as w where w.function_name = ${functionName} and w.paused)`;
+    select conveyor.wake_function(${functionName}, jsonb_build_object('reason', ${reason}::text)) as request_id
+     where not exists (select from conveyor.function_wakes as w where w.function_name = ${functionName} and w.paused)`;
   return rows.length > 0;
 }
 
 /** Wakes a function only if its queue still holds visible messages; true when it did. */
 export async function wakeIfPending(sql: Sql | Reserved, functionName: string, queueName: string): Promise<boolean> {
   const [row] = await sql<{ request_id: string | null }[]>`
-    select etl.wake_if_pending(${functionName}, ${queueName}) as request_id`;
+    select conveyor.wake_if_pending(${functionName}, ${queueName}) as request_id`;
   return row.request_id !== null;
 }

@@ -17,7 +17,7 @@ export async function storeSalesBatch(sql: Sql, recordsJson: string): Promise<{ 
   const batchId = crypto.randomUUID();
   const [row] = await sql<{ received: number }[]>`
     with stored as (
-      insert into etl.sales_input (payload, batch_id)
+      insert into conveyor.sales_input (payload, batch_id)
       select r.value, ${batchId}::uuid
         from json_array_elements(${recordsJson}::text::json) with ordinality as r(value, position)
        order by r.position

@@ -65,14 +65,14 @@ export const salesMessageSchema = z.object({ id: z.number().int().positive() });
 async function readSalesBatch(conn: Reserved, config: WorkerConfig, log: Logger): Promise<QueuedSale[]> {
   const messages = await conn<{ msg_id: string; read_ct: number; message: unknown }[]>`
     select m.msg_id, m.read_ct, m.message
-      from etl.read_sales_messages(${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
+      from conveyor.read_messages('sales_input', ${config.PROCESS_SALES_VISIBILITY_SECONDS}::integer,
                                    ${config.PROCESS_SALES_BATCH_SIZE}::integer) as m
      order by m.msg_id`;
   if (messages.length === 0) return [];
   const parsed = messages.map((m) => ({ ...m, body: salesMessageSchema.safeParse(m.message) }));
   const ids = parsed.flatMap((m) => (m.body.success ? [m.body.data.id] : []));
   const staged = await conn<{ id: string; status: string; payload: unknown; error: string | null }[]>`
-    select s.id, s.status, s.payload, s.error from etl.sales_input as s where s.id = any (${ids}::bigint[])`;
+    select s.id, s.status, s.payload, s.error from conveyor.sales_input as s where s.id = any (${ids}::bigint[])`;
   const byId = new Map(staged.map((row) => [Number(row.id), row]));
   return parsed.map((m) => {
     if (!m.body.success) {
@@ -115,7 +115,7 @@ function measuredCpu<T>(work: () => T): T {
 async function applyBatch(conn: Reserved, batch: ApplyBatch): Promise<ApplyCounts> {
   const body = measuredCpu(() => JSON.stringify(salesBatchDocument(encodeSalesBatch(batch))));
   const [row] = await conn<{ result: ApplyCounts }[]>`
-    select etl.apply_sales_batch(${body}::text::jsonb) as result`;
+    select conveyor.apply_sales_batch(${body}::text::jsonb) as result`;
   return row.result;
 }
 
@@ -163,7 +163,7 @@ async function deferBatch(conn: Reserved, batch: ApplyBatch, config: WorkerConfi
   }));
   if (deferrals.length === 0) return 0;
   const [row] = await conn<{ deferred: number }[]>`
-    select etl.defer_sales_messages(${JSON.stringify(deferrals)}::text::jsonb, ${errorMessage(error)}) as deferred`;
+    select conveyor.defer_messages('sales', ${JSON.stringify(deferrals)}::text::jsonb, ${errorMessage(error)}) as deferred`;
   return row.deferred;
 }
 

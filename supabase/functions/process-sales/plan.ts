@@ -4,9 +4,18 @@
  * letter), nothing to do (its staging row is already finished: a duplicate delivery), or left for
  * a later read (no staging row visible yet).
  * `encodeSalesBatch` then merges the plan into entries named once, and `salesBatchDocument` turns
- * those into the columnar document etl.apply_sales_batch takes.
+ * those into the columnar document conveyor.apply_sales_batch takes.
  */
 import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
+import {
+  dictionaryColumns,
+  fieldsOf,
+  locationColumns,
+  productColumns,
+  saleColumns,
+  supplierColumns,
+  unprocessableColumns,
+} from "./batch_document.ts";
 
 export interface QueuedSale {
   msgId: number;
@@ -167,7 +176,7 @@ export function splitBatch(batch: ApplyBatch): [ApplyBatch, ApplyBatch] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What the document etl.apply_sales_batch takes holds: each dictionary value, product, supplier and
+// What the document conveyor.apply_sales_batch takes holds: each dictionary value, product, supplier and
 // location once, and each sale referring to its product, supplier and location by 1-based position. The
 // merging here only makes the document small; the SQL applies the same rules to whatever it gets.
 
@@ -395,8 +404,7 @@ export function encodeSalesBatch(plan: ApplyBatch): EncodedSalesBatch {
 // ---------------------------------------------------------------------------------------------
 // The document on the wire is columnar: each list is one object of columns, entry i being the
 // i-th element of every column. Keys are written once per list instead of once per entry, which
-// halves the text and makes it several times cheaper for PostgreSQL to parse (see the migration
-// apply_sales_batch_columnar).
+// halves the text and makes it several times cheaper for PostgreSQL to parse (docs/decisions/columnar-batch-document.md).
 
 /** A list as columns: for each field of T, the array of that field's values in entry order. */
 export type Columns<T> = { [K in keyof T]: T[K][] };
@@ -408,45 +416,15 @@ export function toColumns<T extends object, K extends keyof T>(entries: readonly
   return columns;
 }
 
-const dictionaryFields = ["key", "name", "input_id"] as const satisfies readonly (keyof DictionaryEntry)[];
-const productFields = [
-  "manufacturer",
-  "sku",
-  "name",
-  "category",
-  "group",
-  "kind",
-  "occurred_at",
-  "input_id",
-] as const satisfies readonly (keyof BatchProduct)[];
-const supplierFields = ["key", "name", "tax_id", "input_id"] as const satisfies readonly (keyof BatchSupplier)[];
-const locationFields = [
-  "city_key",
-  "name_key",
-  "name",
-  "city",
-  "address",
-  "input_id",
-] as const satisfies readonly (keyof BatchLocation)[];
-const saleFields = [
-  "input_id",
-  "msg_id",
-  "attempts",
-  "source",
-  "external_id",
-  "occurred_at",
-  "type",
-  "quantity",
-  "unit_price",
-  "amount",
-  "currency",
-  "product",
-  "supplier",
-  "location",
-] as const satisfies readonly (keyof BatchSale)[];
-const unprocessableFields = ["input_id", "msg_id", "attempts", "error"] as const satisfies readonly (keyof UnprocessableSale)[];
+// The fields of each list, in the order batch_document.ts declares them (the SQL's order).
+const dictionaryFields = fieldsOf(dictionaryColumns) satisfies (keyof DictionaryEntry)[];
+const productFields = fieldsOf(productColumns) satisfies (keyof BatchProduct)[];
+const supplierFields = fieldsOf(supplierColumns) satisfies (keyof BatchSupplier)[];
+const locationFields = fieldsOf(locationColumns) satisfies (keyof BatchLocation)[];
+const saleFields = fieldsOf(saleColumns) satisfies (keyof BatchSale)[];
+const unprocessableFields = fieldsOf(unprocessableColumns) satisfies (keyof UnprocessableSale)[];
 
-/** The document etl.apply_sales_batch takes: every list of an encoded batch as columns. */
+/** The document conveyor.apply_sales_batch takes: every list of an encoded batch as columns. */
 export interface SalesBatchDocument {
   manufacturers: Columns<DictionaryEntry>;
   categories: Columns<DictionaryEntry>;

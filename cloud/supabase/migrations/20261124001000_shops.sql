@@ -1,1 +1,0 @@
-../../../supabase/migrations/20261124001000_shops.sql

@@ -1,1 +1,0 @@
-../../../supabase/migrations/20261124001100_reference_tables.sql

@@ -1,1 +1,0 @@
-../../../supabase/migrations/20261124001200_operations.sql
