@@ -16,7 +16,9 @@ import { bringUp } from "./local-stack/stack.ts";
 import { dbUrl } from "./local-stack/settings.ts";
 import {
   buildDeclaredDatabase,
+  databaseTypesFile,
   type DatabaseName,
+  generateDatabaseTypes,
   generatedHeader,
   projectDirs,
   schemaDiff,
@@ -26,7 +28,8 @@ import {
 
 const usage = `usage:
   deno task db diff <name> [--database working|production]   generate the next migration
-  deno task db check [--database working|production|both]    compare migrations and declared schema`;
+  deno task db check [--database working|production|both]    compare migrations and declared schema
+  deno task db types [--check]                                regenerate (or check) the database types`;
 
 const say = (line: string) => console.error(`db: ${line}`);
 
@@ -47,7 +50,11 @@ async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     args: Deno.args,
     allowPositionals: true,
-    options: { database: { type: "string", default: "working" }, help: { type: "boolean", short: "h" } },
+    options: {
+      database: { type: "string", default: "working" },
+      check: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(usage);
@@ -88,6 +95,25 @@ async function main(): Promise<number> {
       }
     }
     return same ? 0 : 1;
+  }
+  if (command === "types") {
+    await bringUp(say);
+    const types = await generateDatabaseTypes(dbUrl(stackClusters.working.port));
+    const committed = (() => {
+      try {
+        return Deno.readTextFileSync(databaseTypesFile);
+      } catch {
+        return "";
+      }
+    })();
+    if (values.check) {
+      if (types === committed) return 0;
+      say(`${databaseTypesFile} is stale: run \`deno task db types\``);
+      return 1;
+    }
+    Deno.writeTextFileSync(databaseTypesFile, types);
+    console.log(databaseTypesFile);
+    return 0;
   }
   throw new Error(`unknown command "${command ?? ""}"\n${usage}`);
 }

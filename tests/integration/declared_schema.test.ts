@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import {
   buildDeclaredDatabase,
+  databaseTypesFile,
+  generateDatabaseTypes,
   migrations,
   schemaDiff,
   schemaFiles,
@@ -76,5 +78,13 @@ Deno.test("every migration is generated from the declared schema or a hand-writt
   assert.deepEqual(
     migrations("working").map((m) => m.kind),
     ["before", "generated", "after"],
+  );
+});
+
+Deno.test("the functions' database types are those supabase gen types writes for the migrated database", async () => {
+  const fresh = await generateDatabaseTypes(stackEnv().DB_URL);
+  assert.ok(
+    fresh === Deno.readTextFileSync(databaseTypesFile),
+    `${databaseTypesFile} is stale: run \`deno task db types\``,
   );
 });

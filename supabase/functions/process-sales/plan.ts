@@ -6,6 +6,7 @@
  * `encodeSalesBatch` then merges the plan into entries named once, and `salesBatchDocument` turns
  * those into the columnar document conveyor.apply_sales_batch takes.
  */
+import type { Tables } from "../_shared/database.types.ts";
 import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
 import {
   dictionaryColumns,
@@ -28,11 +29,8 @@ export interface QueuedSale {
   lastError: string | null;
 }
 
-export interface ShopRecord {
-  code: string;
-  timezone: string;
-  active: boolean;
-}
+/** A shop as the rules need it (a row of public.shops). */
+export type ShopRecord = Pick<Tables<"shops">, "code" | "timezone" | "active">;
 
 /** One validated, normalised sale with everything it names, before encoding. */
 export interface NormalisedSaleRow {
