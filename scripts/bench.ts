@@ -113,8 +113,8 @@ async function queueIsEmpty(sql: Sql): Promise<boolean> {
 
 async function workersAreIdle(sql: Sql): Promise<boolean> {
   const [row] = await sql<{ busy: number }[]>`
-    select count(*)::int as busy from pg_locks
-     where locktype = 'advisory' and classid::int = hashtext('conveyor:process-sales') and granted`;
+    select count(*)::int as busy from etl.worker_leases
+     where worker = 'process-sales' and expires_at > clock_timestamp()`;
   return row.busy === 0;
 }
 

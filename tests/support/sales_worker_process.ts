@@ -10,7 +10,7 @@ import { drainSalesQueue } from "../../supabase/functions/process-sales/drain.ts
 
 const config = workerConfig({ ...Deno.env.toObject(), SUPABASE_DB_URL: Deno.env.get("DB_URL") });
 const sql = postgres(config.SUPABASE_DB_URL, {
-  max: 1,
+  max: 2, // the heartbeat renews the slot and the batch's visibility while a batch is applied
   onnotice: () => {},
   connection: { application_name: Deno.env.get("WORKER_APPLICATION_NAME") ?? "conveyor-test-worker" },
 });
