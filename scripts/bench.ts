@@ -10,6 +10,8 @@
  *   3. the worker's peak memory: the process-sales function process, read from /proc;
  *   4. the naive baseline (scripts/bench/naive_baseline.ts): one job and one transaction per
  *      record, with the same concurrency as Conveyor's workers, on a smaller sample.
+ *   5. crash recovery (scripts/bench/crash_recovery.ts): min(N, 60,000) records drained
+ *      undisturbed, then as many with the process-sales process killed (SIGKILL) mid-drain.
  *
  *   deno task bench [--records 100000] [--warm-up 10000] [--baseline-records 10000]
  *                   [--latency-samples 200] [--latency-interval-ms 50] [--restart-worker] [--json]
@@ -27,6 +29,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { z } from "zod";
+import { crashRecoveryNote, measureCrashRecovery } from "./bench/crash_recovery.ts";
 import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
 import { cpuSpent, snapshotStackCpu } from "./bench/stack_cpu.ts";
 import { isAlive, serviceState } from "./local-stack/processes.ts";
@@ -113,8 +116,8 @@ async function queueIsEmpty(sql: Sql): Promise<boolean> {
 
 async function workersAreIdle(sql: Sql): Promise<boolean> {
   const [row] = await sql<{ busy: number }[]>`
-    select count(*)::int as busy from pg_locks
-     where locktype = 'advisory' and classid::int = hashtext('conveyor:process-sales') and granted`;
+    select count(*)::int as busy from conveyor.worker_leases
+     where worker = 'process-sales' and expires_at > clock_timestamp()`;
   return row.busy === 0;
 }
 
@@ -599,6 +602,14 @@ try {
   const conveyor = await measureThroughput(sql, target, records);
   const latency = await measureWakeLatency(sql, target, runId);
   const baseline = await measureBaseline(sql, env.DB_URL, runId);
+  // last: the kill must not disturb the other phases
+  const crashRecovery = await measureCrashRecovery(sql, target, {
+    records: Math.min(options.records, 60_000),
+    runId,
+    workerPids,
+    waitForQuiet: () => waitForQuietPipeline(sql),
+    say,
+  });
   const partial = {
     stack: stack.extensions,
     warmUp: warmUpRun,
@@ -611,10 +622,11 @@ try {
   };
   const figures: Figures = { ...partial, missed: missedTargets(partial) };
   if (options.json) {
-    console.log(JSON.stringify(figures, null, 2));
+    console.log(JSON.stringify({ ...figures, crashRecovery }, null, 2));
   } else {
     console.log(`\nConveyor benchmark, local stack\n`);
     console.log(table(figures));
+    console.log(crashRecoveryNote(crashRecovery));
   }
 } finally {
   await sql.end();

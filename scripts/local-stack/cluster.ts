@@ -23,6 +23,8 @@ const debianPackages = [
   { file: "/usr/share/postgresql/15/extension/plpgsql_check.control", pkg: "postgresql-15-plpgsql-check" },
   { file: "/usr/bin/pg_prove", pkg: "libtap-parser-sourcehandler-pgtap-perl" },
   { file: "/usr/bin/psql", pkg: "postgresql-client-15" },
+  /** The transaction-mode pooler in front of a cluster (scripts/local-stack/pgbouncer.ts). */
+  { file: "/usr/sbin/pgbouncer", pkg: "pgbouncer" },
 ];
 
 function exists(path: string): boolean {

@@ -12,6 +12,8 @@ CREATE TABLE "conveyor"."sales_input" ("id" bigint GENERATED ALWAYS AS IDENTITY 
 
 ALTER TABLE "conveyor"."sales_input" SET (fillfactor=50);
 
+CREATE TABLE "conveyor"."worker_leases" ("worker" text NOT NULL, "slot" integer NOT NULL, "holder" uuid NOT NULL, "taken_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), "expires_at" timestamp with time zone NOT NULL, CONSTRAINT "worker_leases_pkey" PRIMARY KEY (worker, slot), CONSTRAINT "worker_leases_slot_check" CHECK (((slot >= 1) AND (slot <= 1000))));
+
 CREATE TABLE "public"."categories" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "categories_name_key_key" UNIQUE (name_key), CONSTRAINT "categories_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."categories" ENABLE ROW LEVEL SECURITY;
@@ -414,6 +416,36 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.extend_message_visibility(queue_name text, msg_ids bigint[], vt integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  extended integer;
+begin
+  if vt is null or vt < 0 then
+    raise exception 'extend_message_visibility: vt must be 0 or more seconds (got %)', vt;
+  end if;
+  -- pgmq.set_vt for many messages in one statement. Rows locked by another statement (the batch
+  -- being applied deletes them) are skipped, so this never waits for, nor deadlocks with, it.
+  execute pg_catalog.format(
+    'with target as (
+       select m.msg_id from pgmq.%I as m where m.msg_id = any ($1) for update skip locked
+     ), moved as (
+       update pgmq.%I as m set vt = pg_catalog.clock_timestamp() + $2
+         from target as t where m.msg_id = t.msg_id
+       returning 1
+     )
+     select pg_catalog.count(*)::integer from moved',
+    pgmq.format_table_name(queue_name, 'q'), pgmq.format_table_name(queue_name, 'q'))
+  into extended
+  using msg_ids, pg_catalog.make_interval(secs => vt);
+  return extended;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.read_messages(queue_name text, visibility_seconds integer, qty integer)
  RETURNS TABLE(msg_id bigint, read_ct integer, message jsonb)
  LANGUAGE sql
@@ -467,6 +499,37 @@ begin
   end if;
   return null;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.release_worker_slot(worker text, slot integer, holder uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with released as (
+    delete from conveyor.worker_leases as l
+     where l.worker = release_worker_slot.worker and l.slot = release_worker_slot.slot
+       and l.holder = release_worker_slot.holder
+    returning 1
+  )
+  select exists (select from released);
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.renew_worker_slot(worker text, slot integer, holder uuid, lease_seconds double precision)
+ RETURNS boolean
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with renewed as (
+    update conveyor.worker_leases as l
+       set expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => lease_seconds)
+     where l.worker = renew_worker_slot.worker and l.slot = renew_worker_slot.slot
+       and l.holder = renew_worker_slot.holder
+    returning 1
+  )
+  select exists (select from renewed);
 $function$;
 
 CREATE OR REPLACE FUNCTION conveyor.request_wake(function_name text, reason text DEFAULT 'enqueue'::text)
@@ -591,6 +654,42 @@ begin
        from %s as s
       group by s.status',
     staging::regclass);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.take_worker_slot(worker text, max_slots integer, holder uuid, lease_seconds double precision)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  taken integer;
+begin
+  if max_slots is null or max_slots < 1 or max_slots > 1000 then
+    raise exception 'take_worker_slot: max_slots must be between 1 and 1000 (got %)', max_slots;
+  end if;
+  if lease_seconds is null or lease_seconds <= 0 then
+    raise exception 'take_worker_slot: lease_seconds must be greater than 0 (got %)', lease_seconds;
+  end if;
+  -- Takers of one worker's slots queue here until commit (a transaction lock: no session state),
+  -- so the statement below sees every slot taken before it and takes the lowest free one.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('conveyor:worker_leases:' || worker));
+  insert into conveyor.worker_leases as l (worker, slot, holder, taken_at, expires_at)
+  select take_worker_slot.worker, s.slot, take_worker_slot.holder, pg_catalog.clock_timestamp(),
+         pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => lease_seconds)
+    from pg_catalog.generate_series(1, max_slots) as s(slot)
+   where not exists (
+           select from conveyor.worker_leases as h
+            where h.worker = take_worker_slot.worker and h.slot = s.slot
+              and h.expires_at > pg_catalog.clock_timestamp())
+   order by s.slot
+   limit 1
+  on conflict on constraint worker_leases_pkey do update
+     set holder = excluded.holder, taken_at = excluded.taken_at, expires_at = excluded.expires_at
+   where l.expires_at <= pg_catalog.clock_timestamp()
+  returning l.slot into taken;
+  return taken;
 end
 $function$;
 
@@ -725,15 +824,25 @@ CREATE POLICY "shops are readable by signed-in users" ON "public"."shops" FOR SE
 
 CREATE POLICY "readable by signed-in users" ON "public"."suppliers" FOR SELECT TO "authenticated" USING (true);
 
+COMMENT ON COLUMN "conveyor"."worker_leases"."expires_at" IS 'The slot is free after this; the holder renews it while it works.';
+
+COMMENT ON COLUMN "conveyor"."worker_leases"."holder" IS 'The run holding the slot (a random id per run).';
+
 COMMENT ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) IS 'Persists one normalised batch, given as a columnar document (types conveyor.sales_batch_*), set-based: dictionaries, products (each resolved once), suppliers, locations, then operations referring to them by position; marks staging rows; deletes processed and archives rejected/failed pgmq messages. Call inside one transaction.';
 
 COMMENT ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) IS 'After a transient failure: records the error and attempts on the pipeline''s staging rows and sets each message''s visibility timeout to its backoff delay ([{input_id,msg_id,attempts,delay_seconds}]); returns how many were deferred.';
 
 COMMENT ON FUNCTION "conveyor"."enqueue_sales_input"() IS 'Statement trigger on conveyor.sales_input: queues one pgmq message per new row in one send_batch, then wakes process-sales (coalesced).';
 
+COMMENT ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) IS 'Keeps messages a worker is working on hidden: sets their visibility to vt seconds from now (pgmq.set_vt for an array, skipping rows locked by their batch); returns how many.';
+
 COMMENT ON FUNCTION "conveyor"."read_messages"(text, integer, integer) IS 'Reads up to qty visible messages of a queue (pgmq.read: oldest first, hidden for visibility_seconds), planned to walk the queue by its primary key with a merge join whatever its statistics say.';
 
 COMMENT ON FUNCTION "conveyor"."refuse_orphaning_references"() IS 'Trigger on a table others refer to without a foreign key (args: referencing table, its referencing column, the key column here): refuses a DELETE, TRUNCATE or key change that would leave a referencing row pointing at nothing, as the foreign keys the production project has.';
+
+COMMENT ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) IS 'Frees holder''s slot at once; false when it was no longer holder''s.';
+
+COMMENT ON FUNCTION "conveyor"."renew_worker_slot"(text, integer, uuid, double precision) IS 'Extends holder''s lease on a slot by lease_seconds from now; false when the slot is no longer holder''s (taken over after expiry).';
 
 COMMENT ON FUNCTION "conveyor"."request_wake"(text, text) IS 'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; returns the pg_net request id or null when skipped.';
 
@@ -742,6 +851,8 @@ COMMENT ON FUNCTION "conveyor"."requeue"(text, text[], bigint[], uuid) IS 'Repla
 COMMENT ON FUNCTION "conveyor"."secret"(text) IS 'Reads a Conveyor setting or secret (conveyor_project_url, conveyor_worker_key) from Vault; raises naming the missing secret and how to set it.';
 
 COMMENT ON FUNCTION "conveyor"."staging_status"(text) IS 'Staging records of a pipeline per status, with the oldest received and the last processed time.';
+
+COMMENT ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) IS 'Takes the lowest free (or expired) slot 1..max_slots of a worker for holder, for lease_seconds; returns the slot, or null when all are held.';
 
 COMMENT ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) IS 'Wakes an edge function through pg_net (after commit) with a small JSON body and the worker key from Vault; returns the pg_net request id.';
 
@@ -754,6 +865,8 @@ COMMENT ON TABLE "conveyor"."function_wakes" IS 'One row per edge function woken
 COMMENT ON TABLE "conveyor"."pipelines" IS 'Queue pipelines: name, pgmq queue, staging table (schema-qualified) and the edge function that drains it.';
 
 COMMENT ON TABLE "conveyor"."sales_input" IS 'Sales records exactly as received by the ingest API, with status received|processed|rejected|failed, the last error and attempts.';
+
+COMMENT ON TABLE "conveyor"."worker_leases" IS 'Worker slots: one row per slot held (or left behind by a worker that died), free once expires_at has passed.';
 
 COMMENT ON TABLE "public"."categories" IS 'Product categories, matched on name_key.';
 
@@ -803,6 +916,10 @@ REVOKE ALL ON FUNCTION "conveyor"."enqueue_sales_input"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."enqueue_sales_input"() TO "postgres";
 
+REVOKE ALL ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) TO "postgres";
+
 REVOKE ALL ON FUNCTION "conveyor"."read_messages"(text, integer, integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."read_messages"(text, integer, integer) TO "postgres";
@@ -810,6 +927,14 @@ GRANT EXECUTE ON FUNCTION "conveyor"."read_messages"(text, integer, integer) TO 
 REVOKE ALL ON FUNCTION "conveyor"."refuse_orphaning_references"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."refuse_orphaning_references"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."renew_worker_slot"(text, integer, uuid, double precision) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."renew_worker_slot"(text, integer, uuid, double precision) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."request_wake"(text, text) FROM PUBLIC;
 
@@ -826,6 +951,10 @@ GRANT EXECUTE ON FUNCTION "conveyor"."secret"(text) TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."staging_status"(text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."staging_status"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) FROM PUBLIC;
 
@@ -846,6 +975,10 @@ GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "co
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."sales_input" TO "postgres";
 
 GRANT INSERT, SELECT ON TABLE "conveyor"."sales_input" TO "service_role";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."worker_leases" TO "postgres";
+
+GRANT SELECT ON TABLE "conveyor"."worker_leases" TO "service_role";
 
 REVOKE ALL ON TABLE "public"."categories" FROM "anon";
 

@@ -55,12 +55,10 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
     const tag = uniqueTag("drained");
     // Every worker slot held here: a worker started by any wake, even one already on its way to
     // a function process that is still booting, finds no slot and leaves the messages queued.
-    const slots = await sql.reserve();
+    const holder = crypto.randomUUID();
     let batchIds: string[];
     try {
-      await slots`
-        select pg_advisory_lock(hashtext('conveyor:process-sales'), s.slot)
-          from generate_series(1, 16) as s(slot)`;
+      await holdEveryWorkerSlot(sql, holder);
       batchIds = await sendBatches(
         target,
         encodeBatches([saleRecord(tag, 1), saleRecord(tag, 2)], 1),
@@ -70,8 +68,7 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
         /did not drain in time: \{"total":2,"received":2/,
       );
     } finally {
-      await slots`select pg_advisory_unlock_all()`;
-      slots.release();
+      await sql`delete from conveyor.worker_leases where holder = ${holder}::uuid`;
     }
     await sql`select conveyor.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
     const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, { timeoutMs: 30_000 });
@@ -85,6 +82,19 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
     await sql.end();
   }
 });
+
+/** Leases slots 1..16 of process-sales to holder, waiting for running workers to free theirs. */
+async function holdEveryWorkerSlot(sql: ReturnType<typeof database>, holder: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    await sql`select conveyor.take_worker_slot('process-sales', 16, ${holder}::uuid, 120) from generate_series(1, 16)`;
+    const [held] = await sql<{ n: number }[]>`
+      select count(*)::int as n from conveyor.worker_leases where worker = 'process-sales' and holder = ${holder}::uuid`;
+    if (held.n === 16) return;
+    if (Date.now() > deadline) throw new Error(`holding every worker slot: ${held.n} of 16 after 20 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 Deno.test("the stack's CPU is counted by kind of process, a backend that has exited included", async () => {
   const sql = database();

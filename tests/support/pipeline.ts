@@ -95,13 +95,13 @@ export async function resumeAutomaticWakes(sql: Sql): Promise<void> {
   await sql`update conveyor.function_wakes set paused = false where function_name = 'process-sales'`;
 }
 
-/** Waits until no process-sales worker holds a slot (its advisory lock). */
+/** Waits until no process-sales worker holds a slot (an unexpired lease). */
 export async function waitForIdleWorkers(sql: Sql, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [row] = await sql<{ busy: number }[]>`
-      select count(*)::int as busy from pg_locks
-       where locktype = 'advisory' and classid::int = hashtext('conveyor:process-sales') and granted`;
+      select count(*)::int as busy from conveyor.worker_leases
+       where worker = 'process-sales' and expires_at > clock_timestamp()`;
     if (row.busy === 0) return;
     if (Date.now() > deadline) throw new Error(`process-sales workers still busy after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));

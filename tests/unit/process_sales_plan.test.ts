@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffSeconds } from "../../supabase/functions/process-sales/backoff.ts";
+import { backoffSeconds } from "../../supabase/functions/_shared/worker/backoff.ts";
 import {
   encodeSalesBatch,
   planSalesBatch,

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { workerConfig } from "../../supabase/functions/_shared/config.ts";
-import { shouldWakePeer } from "../../supabase/functions/process-sales/drain.ts";
+import { salesWorkerOptions } from "../../supabase/functions/process-sales/drain.ts";
+import { shouldWakePeer } from "../../supabase/functions/_shared/worker/runtime.ts";
 
-const config = workerConfig({
+const config = salesWorkerOptions(workerConfig({
   SUPABASE_DB_URL: "postgresql://unused@127.0.0.1:1/unused",
   PROCESS_SALES_BATCH_SIZE: "100",
   PROCESS_SALES_MAX_WORKERS: "3",
-});
+}));
 
 Deno.test("a full batch read from a slot below the limit wakes a peer", () => {
   assert.equal(shouldWakePeer(100, 1, config), true);

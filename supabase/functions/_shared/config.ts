@@ -15,6 +15,8 @@ const baseSchema = z.object({
   /** An extra shared secret accepted from pg_net/pg_cron wake calls. */
   CONVEYOR_WORKER_KEY: z.string().min(16).optional(),
   CONVEYOR_DB_POOL_SIZE: positiveInt(3),
+  /** false through a transaction pooler other than Supavisor's port 6543 (pgbouncer); unset: off on 6543 only. */
+  CONVEYOR_DB_PREPARE: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
 const ingestSchema = baseSchema.extend({
@@ -24,7 +26,10 @@ const ingestSchema = baseSchema.extend({
 
 const workerSchema = baseSchema.extend({
   PROCESS_SALES_BATCH_SIZE: positiveInt(1_000),
-  PROCESS_SALES_VISIBILITY_SECONDS: positiveInt(60),
+  /** Short: the worker keeps a batch's messages hidden while it works on them (a heartbeat). */
+  PROCESS_SALES_VISIBILITY_SECONDS: positiveInt(15),
+  /** A worker slot's lease; the visibility timeout when unset. */
+  PROCESS_SALES_LEASE_SECONDS: z.coerce.number().int().positive().optional(),
   PROCESS_SALES_MAX_ATTEMPTS: positiveInt(5),
   PROCESS_SALES_MAX_WORKERS: positiveInt(2),
   PROCESS_SALES_WALL_BUDGET_MS: positiveInt(60_000),

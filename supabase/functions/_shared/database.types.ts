@@ -86,6 +86,31 @@ export type Database = {
         };
         Relationships: [];
       };
+      "worker_leases": {
+        Row: {
+          "expires_at": string;
+          "holder": string;
+          "slot": number;
+          "taken_at": string;
+          "worker": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "expires_at": string;
+          "holder": string;
+          "slot": number;
+          "taken_at"?: string;
+          "worker": string;
+        };
+        Update: {
+          "expires_at"?: string;
+          "holder"?: string;
+          "slot"?: number;
+          "taken_at"?: string;
+          "worker"?: string;
+        };
+        Relationships: [];
+      };
     };
     Views: {
       "pipeline_status": {
@@ -106,6 +131,10 @@ export type Database = {
         Args: { "deferrals": Json; "error": string; "pipeline": string };
         Returns: number;
       };
+      "extend_message_visibility": {
+        Args: { "msg_ids": (number)[]; "queue_name": string; "vt": number };
+        Returns: number;
+      };
       "read_messages": {
         Args: { "qty": number; "queue_name": string; "visibility_seconds": number };
         Returns: {
@@ -113,6 +142,14 @@ export type Database = {
           "msg_id": number;
           "read_ct": number;
         }[];
+      };
+      "release_worker_slot": {
+        Args: { "holder": string; "slot": number; "worker": string };
+        Returns: boolean;
+      };
+      "renew_worker_slot": {
+        Args: { "holder": string; "lease_seconds": number; "slot": number; "worker": string };
+        Returns: boolean;
       };
       "request_wake": { Args: { "function_name": string; "reason"?: string }; Returns: number };
       "requeue": {
@@ -134,6 +171,10 @@ export type Database = {
           isOneToOne: false;
           isSetofReturn: true;
         };
+      };
+      "take_worker_slot": {
+        Args: { "holder": string; "lease_seconds": number; "max_slots": number; "worker": string };
+        Returns: number;
       };
       "wake_function": {
         Args: { "function_name": string; "payload"?: Json; "timeout_milliseconds"?: number };

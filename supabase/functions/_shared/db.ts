@@ -1,7 +1,8 @@
 /**
  * The database connection of a function instance: one small postgres.js pool, created on first
- * use and reused across requests. Through Supavisor's transaction pooler (port 6543) prepared
- * statements are off, as Supabase documents.
+ * use and reused across requests. Through a transaction pooler prepared statements must be off,
+ * as Supabase documents: CONVEYOR_DB_PREPARE=false turns them off for any pooler (pgbouncer on
+ * any port); unset, they are off on Supavisor's transaction port 6543 only.
  */
 import postgres from "postgres";
 import type { BaseConfig } from "./config.ts";
@@ -10,17 +11,20 @@ export type Sql = postgres.Sql;
 
 let pool: Sql | undefined;
 
-export function connect(url: string, max: number): Sql {
-  const port = (() => {
-    try {
-      return new URL(url).port;
-    } catch {
-      return "";
-    }
-  })();
+/** Whether to use prepared statements: as set, else off on port 6543 (Supavisor's transaction mode). */
+export function usesPreparedStatements(url: string, setting?: boolean): boolean {
+  if (setting !== undefined) return setting;
+  try {
+    return new URL(url).port !== "6543";
+  } catch {
+    return true;
+  }
+}
+
+export function connect(url: string, max: number, prepare?: boolean): Sql {
   return postgres(url, {
     max,
-    prepare: port !== "6543",
+    prepare: usesPreparedStatements(url, prepare),
     idle_timeout: 20,
     connect_timeout: 10,
     onnotice: () => {},
@@ -29,7 +33,7 @@ export function connect(url: string, max: number): Sql {
 }
 
 export function database(config: BaseConfig): Sql {
-  pool ??= connect(config.SUPABASE_DB_URL, config.CONVEYOR_DB_POOL_SIZE);
+  pool ??= connect(config.SUPABASE_DB_URL, config.CONVEYOR_DB_POOL_SIZE, config.CONVEYOR_DB_PREPARE);
   return pool;
 }
 

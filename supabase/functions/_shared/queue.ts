@@ -1,25 +1,9 @@
 /**
- * Queue plumbing shared by workers: worker slots (how many may drain a queue at once) and
- * wake-ups. Slots are session advisory locks on a reserved connection, so a worker that dies
- * frees its slot with its connection.
+ * Wake-ups shared by workers and their callers. Worker slots are leases: see worker/slots.ts.
  */
 import type { Sql } from "./db.ts";
 
 type Reserved = Awaited<ReturnType<Sql["reserve"]>>;
-
-/** A stable 32-bit lock namespace per worker name (PostgreSQL's hashtext). */
-export async function claimWorkerSlot(conn: Reserved, workerName: string, maxWorkers: number): Promise<number | null> {
-  const rows = await conn<{ slot: number }[]>`
-    select s.slot
-      from generate_series(1, ${maxWorkers}::int) as s(slot)
-     where pg_try_advisory_lock(hashtext(${`conveyor:${workerName}`}), s.slot)
-     limit 1`;
-  return rows[0]?.slot ?? null;
-}
-
-export async function releaseWorkerSlot(conn: Reserved, workerName: string, slot: number): Promise<void> {
-  await conn`select pg_advisory_unlock(hashtext(${`conveyor:${workerName}`}), ${slot}::int)`;
-}
 
 /** Wakes a function through pg_net (sent when this statement commits). */
 export async function wakeFunction(sql: Sql | Reserved, functionName: string, reason: string): Promise<void> {
