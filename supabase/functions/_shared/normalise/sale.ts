@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { ok, reject, type Result } from "./result.ts";
-import { cleanSku, matchKey, MAX_TEXT_LENGTH, readText, textLength } from "./text.ts";
+import { cleanSku, matchKey, MAX_TEXT_LENGTH, readIdentifier, readText, textLength } from "./text.ts";
 import {
   AMOUNT_MAX_INTEGER_DIGITS,
   computeAmount,
@@ -85,8 +85,14 @@ function requiredText(input: unknown): Result<string> {
   return text.value === undefined ? reject("is required") : ok(text.value);
 }
 
+function requiredIdentifier(input: unknown): Result<string> {
+  const id = readIdentifier(input);
+  if (!id.ok) return id;
+  return id.value === undefined ? reject("is required") : ok(id.value);
+}
+
 function requiredSku(input: unknown): Result<string> {
-  const text = requiredText(input);
+  const text = requiredIdentifier(input);
   if (!text.ok) return text;
   const sku = cleanSku(text.value);
   if (textLength(sku) > MAX_TEXT_LENGTH) return reject(`longer than ${MAX_TEXT_LENGTH} characters`);
@@ -226,7 +232,7 @@ function readProduct(fields: FieldReader, input: unknown): NormalisedProduct | u
   const manufacturer = fields.rule("product.manufacturer", requiredText(product.manufacturer));
   const read: NormalisedProduct = {
     sku,
-    sku_key: keyOf(sku),
+    sku_key: sku === undefined ? sku : sku.toLowerCase(),
     name: fields.rule("product.name", requiredText(product.name)),
     manufacturer,
     manufacturer_key: keyOf(manufacturer),
@@ -243,14 +249,14 @@ function readSupplier(fields: FieldReader, input: unknown): NormalisedSupplier |
   if (supplier === undefined || supplier === null) return undefined;
   const nameText = readText(supplier.name);
   const name = fields.rule("supplier.name", nameText);
-  const taxId = fields.rule("supplier.tax_id", readText(supplier.tax_id));
+  const taxId = fields.rule("supplier.tax_id", readIdentifier(supplier.tax_id));
   if (name === undefined) {
     if (nameText.ok && taxId !== undefined) fields.errors.push({ path: "supplier.name", message: "is required" });
     return undefined;
   }
   const nameKey = matchKey(name);
   if (taxId === undefined) return { name, name_key: nameKey, identity_key: nameKey };
-  return { name, name_key: nameKey, tax_id: taxId, identity_key: matchKey(taxId) };
+  return { name, name_key: nameKey, tax_id: taxId, identity_key: taxId };
 }
 
 function readLocation(fields: FieldReader, input: unknown): NormalisedLocation | undefined {
@@ -296,7 +302,7 @@ export function normaliseSale(payload: unknown, shops: ShopLookup): SaleResult {
   if (record === undefined) return rejection(fields.errors);
 
   const shop = readShop(fields, record.source, shops);
-  const externalId = fields.rule("external_id", requiredText(record.external_id));
+  const externalId = fields.rule("external_id", requiredIdentifier(record.external_id));
   const timestamp = fields.rule("occurred_at", parseTimestampSyntax(record.occurred_at));
   const type = fields.rule("type", saleType(record.type));
   const quantity = fields.rule("quantity", parseQuantity(record.quantity));
