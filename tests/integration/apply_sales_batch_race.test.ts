@@ -60,7 +60,7 @@ async function stageDocuments(
     return {
       id: row.id,
       document: JSON.stringify(
-        salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5))),
+        salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5, DEFAULT_OCCURRED_AT_WINDOW))),
       ),
     };
   });

@@ -137,3 +137,20 @@ Deno.test("a failed store is 503 only when transient; the data refused is 400; a
   assert.equal(storeFailureStatus(Object.assign(new Error("check"), { code: "23514" })), 400);
   assert.equal(storeFailureStatus(Object.assign(new Error("no such table"), { code: "42P01" })), 500);
 });
+
+Deno.test("the worker's occurred_at window comes from SALES_OCCURRED_AT_MAX_AHEAD_HOURS and SALES_OCCURRED_AT_FLOOR", async () => {
+  const { occurredAtWindow, workerConfig } = await import("../../supabase/functions/_shared/config.ts");
+  const defaults = occurredAtWindow(workerConfig({ SUPABASE_DB_URL: "x" }));
+  assert.deepEqual(defaults, { floorMs: Date.parse("2000-01-01T00:00:00Z"), maxAheadMs: 24 * 3_600_000 });
+  const set = occurredAtWindow(workerConfig({
+    SUPABASE_DB_URL: "x",
+    SALES_OCCURRED_AT_MAX_AHEAD_HOURS: "2.5",
+    SALES_OCCURRED_AT_FLOOR: "2020-06-01",
+  }));
+  assert.deepEqual(set, { floorMs: Date.parse("2020-06-01T00:00:00Z"), maxAheadMs: 2.5 * 3_600_000 });
+  assert.throws(
+    () => workerConfig({ SUPABASE_DB_URL: "x", SALES_OCCURRED_AT_FLOOR: "last year" }),
+    /SALES_OCCURRED_AT_FLOOR: /,
+  );
+  assert.throws(() => workerConfig({ SUPABASE_DB_URL: "x", SALES_OCCURRED_AT_MAX_AHEAD_HOURS: "-1" }), /SALES_OCCURRED_AT_MAX_AHEAD_HOURS/);
+});

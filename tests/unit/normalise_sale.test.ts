@@ -6,7 +6,9 @@ import {
   type SaleResult,
   type Shop,
   type ShopLookup,
+  occurredAtBounds,
 } from "../../supabase/functions/_shared/normalise/sale.ts";
+import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 
 const SHOPS: Record<string, Shop> = {
   moba: { code: "moba", timezone: "Europe/Moscow", active: true },
@@ -223,6 +225,26 @@ Deno.test("a timestamp without an offset is read in the shop's time zone", () =>
   assert.equal(
     accepted(normaliseSale(withField("occurred_at", "2026-11-20T14:03:00"), shops)).occurred_at,
     "2026-11-20T11:03:00.000Z",
+  );
+});
+
+Deno.test("occurred_at must lie between the floor and the horizon ahead of now (defaults 2000-01-01, 1 day)", () => {
+  const now = Date.parse("2026-12-04T12:00:00Z");
+  const bounds = occurredAtBounds(DEFAULT_OCCURRED_AT_WINDOW, now);
+  const at = (v: string) => normaliseSale(withField("occurred_at", v), shops, bounds);
+  assert.equal(accepted(at("2026-12-05T12:00:00Z")).occurred_at, "2026-12-05T12:00:00.000Z", "exactly 1 day ahead");
+  assert.equal(accepted(at("2000-01-01T00:00:00Z")).occurred_at, "2000-01-01T00:00:00.000Z", "exactly the floor");
+  assert.equal(
+    rejected(at("2026-12-05T12:00:01Z")),
+    "occurred_at: 2026-12-05T12:00:01.000Z is more than 24 hours ahead of now (2026-12-04T12:00:00.000Z)",
+  );
+  assert.equal(
+    rejected(at("9999-12-31T23:59:59+03:00")),
+    "occurred_at: 9999-12-31T20:59:59.000Z is more than 24 hours ahead of now (2026-12-04T12:00:00.000Z)",
+  );
+  assert.equal(
+    rejected(at("1999-12-31 23:00")),
+    "occurred_at: 1999-12-31T20:00:00.000Z is before 2000-01-01T00:00:00.000Z, the earliest date accepted",
   );
 });
 

@@ -7,7 +7,7 @@
  * bisecting the batch.
  */
 import { z } from "zod";
-import { type WorkerConfig } from "../_shared/config.ts";
+import { occurredAtWindow, type WorkerConfig } from "../_shared/config.ts";
 import { isTransientDbError, type Sql } from "../_shared/db.ts";
 import { errorMessage, type Logger } from "../_shared/log.ts";
 import { claimWorkerSlot, releaseWorkerSlot, wakeFunction, wakeIfPending, wakePeer } from "../_shared/queue.ts";
@@ -228,7 +228,7 @@ export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logge
         }
         const batchStarted = performance.now();
         log("info", "batch start", { messages: messages.length, first_msg_id: messages[0].msgId });
-        const batch = measuredCpu(() => planSalesBatch(messages, shops, config.PROCESS_SALES_MAX_ATTEMPTS));
+        const batch = measuredCpu(() => planSalesBatch(messages, shops, config.PROCESS_SALES_MAX_ATTEMPTS, occurredAtWindow(config)));
         summary.batches++;
         summary.messages += messages.length;
         summary.skipped += batch.done_msg_ids.length;

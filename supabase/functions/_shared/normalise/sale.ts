@@ -16,7 +16,16 @@ import {
   parseQuantity,
   parseUnitPrice,
 } from "./numbers.ts";
-import { parseTimestampSyntax, resolveTimestamp } from "./time.ts";
+import {
+  checkOccurredAtBounds,
+  DEFAULT_OCCURRED_AT_WINDOW,
+  type OccurredAtBounds,
+  occurredAtBounds,
+  parseTimestampSyntax,
+  resolveTimestamp,
+} from "./time.ts";
+
+export { occurredAtBounds };
 
 export type Shop = { code: string; timezone: string; active: boolean };
 /** Finds a shop by its code (the cleaned `source`, exactly as written). */
@@ -294,9 +303,14 @@ function readShop(fields: FieldReader, input: unknown, shops: ShopLookup): Shop 
 /**
  * Validate and normalise one raw record. On failure `error` is one message:
  * the first bad field by contract order ("product.sku: is required"), followed by
- * "; " and any other bad fields. Shop problems are reported on `source`.
+ * "; " and any other bad fields. Shop problems are reported on `source`. `occurred_at` must lie
+ * inside `bounds` (by default 2000-01-01 to 1 day ahead of now).
  */
-export function normaliseSale(payload: unknown, shops: ShopLookup): SaleResult {
+export function normaliseSale(
+  payload: unknown,
+  shops: ShopLookup,
+  bounds: OccurredAtBounds = occurredAtBounds(DEFAULT_OCCURRED_AT_WINDOW, Date.now()),
+): SaleResult {
   const fields = new FieldReader();
   const record = fields.shape("record", recordShape, payload);
   if (record === undefined) return rejection(fields.errors);
@@ -322,6 +336,9 @@ export function normaliseSale(payload: unknown, shops: ShopLookup): SaleResult {
       message: `shop ${JSON.stringify(shop.code)} has an ${occurredAt.error}`,
     }]);
   }
+
+  const dated = checkOccurredAtBounds(occurredAt.value, bounds);
+  if (!dated.ok) return rejection([{ path: "occurred_at", message: dated.error }]);
 
   const amount = computeAmount(quantity, unitPrice);
   if (!fitsIntegerDigits(amount, AMOUNT_MAX_INTEGER_DIGITS)) {
