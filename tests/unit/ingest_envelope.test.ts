@@ -154,3 +154,16 @@ Deno.test("the worker's occurred_at window comes from SALES_OCCURRED_AT_MAX_AHEA
   );
   assert.throws(() => workerConfig({ SUPABASE_DB_URL: "x", SALES_OCCURRED_AT_MAX_AHEAD_HOURS: "-1" }), /SALES_OCCURRED_AT_MAX_AHEAD_HOURS/);
 });
+
+Deno.test("an unreadable escape hidden behind a duplicate key is refused naming the record", () => {
+  const body = '[{"source":"moba","external_id":"1"},{"source":"moba","name":"a\\u0000","name":"b","external_id":"2"}]';
+  assert.deepEqual(parseEnvelope(body, "json", 10), {
+    ok: false,
+    status: 400,
+    error: "records[1]: contains a NUL character (\\u0000) in the value of a key written twice (the last one counts, but the text keeps both), which PostgreSQL text cannot hold",
+  });
+  const pair = '[{"source":"moba","external_id":"1","n":"\\ud83d\\ude00 \\\\u0000","n":"x"}]';
+  assert.equal(parseEnvelope(pair, "json", 10).ok, true, "a surrogate pair and an escaped backslash are fine");
+  const lone = '[{"source":"moba","external_id":"1","n":{"k":"\\udc00"},"n":1}]';
+  assert.match(String((parseEnvelope(lone, "json", 10) as { error: string }).error), /^records\[0\]: contains a lone surrogate \(\\udc00\)/);
+});
