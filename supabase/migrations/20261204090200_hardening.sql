@@ -40,6 +40,10 @@ $$;
 comment on function etl.sales_payload_is_readable(json) is
   'CHECK of etl.sales_input.payload: true when every string and key converts to PostgreSQL text (no \u0000, no lone surrogate); raises naming the problem otherwise.';
 
+-- Run by whoever inserts (the check runs as the inserting role): service_role may insert.
+revoke all on function etl.sales_payload_is_readable(json) from public, anon, authenticated;
+grant execute on function etl.sales_payload_is_readable(json) to service_role;
+
 do $$
 begin
   if not exists (
@@ -72,6 +76,9 @@ $$;
 
 comment on function etl.transaction_batch_id() is
   'Default batch_id of etl.sales_input: one uuid per transaction (from its transaction id), so the rows of one bulk insert share a batch.';
+
+revoke all on function etl.transaction_batch_id() from public, anon, authenticated;
+grant execute on function etl.transaction_batch_id() to service_role;
 
 alter table etl.sales_input alter column batch_id set default etl.transaction_batch_id();
 
