@@ -21,12 +21,13 @@
  * phase measures the pipeline running, not a process booting (0 measures from cold).
  *
  * Progress goes to stderr; the table (or with --json, a JSON object) to stdout. Exits 0 when a
- * target is missed (it is a benchmark, not a test) and prints MISSED next to it.
+ * target is missed (it is a benchmark, not a test) and prints MISSED next to it; exits 1 when the
+ * throughput phase's records were not all processed (left waiting, failed, or rejected beyond the
+ * deliberately bad ones), and 2 on a command line it cannot read.
  * --restart-worker stops the process-sales function process first (the functions server starts
  * a fresh one on the next request), so its VmHWM is this run's peak; without it the peak RSS is
  * sampled during the throughput phase and VmHWM is the peak since that process started.
  */
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { z } from "zod";
 import { crashRecoveryNote, measureCrashRecovery } from "./bench/crash_recovery.ts";
@@ -45,9 +46,11 @@ import {
   seedShops,
   sendBatches,
   type Sql,
+  unprocessedProblem,
   waitUntilDrained,
 } from "./pipeline/sales_client.ts";
-import { generateSales } from "./sample/sales_sample.ts";
+import { generateSales, generateSalesSample } from "./sample/sales_sample.ts";
+import { commandLine, parseCommandLine } from "./command_line.ts";
 
 const targets = {
   recordsPerSecond: 20_000,
@@ -60,27 +63,39 @@ const targets = {
 const workerConcurrency = 2;
 const ingestChunk = 10_000;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string", default: "100000" },
-    "warm-up": { type: "string", default: "10000" },
-    "baseline-records": { type: "string", default: "10000" },
-    "latency-samples": { type: "string", default: "200" },
-    "latency-interval-ms": { type: "string", default: "50" },
-    "restart-worker": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  },
-});
-const options = z.object({
-  records: z.coerce.number().int().positive(),
-  "warm-up": z.coerce.number().int().nonnegative(),
-  "baseline-records": z.coerce.number().int().positive(),
-  "latency-samples": z.coerce.number().int().positive(),
-  "latency-interval-ms": z.coerce.number().int().positive(),
-  "restart-worker": z.boolean(),
-  json: z.boolean(),
-}).parse(values);
+const program = commandLine(
+  "bench",
+  "Measures throughput, wake latency and worker memory on the local stack against a naive baseline. Exits 0 when a target is missed (it prints MISSED), 1 when the measured records were not all processed (left waiting, failed, or rejected beyond the deliberately bad ones).",
+)
+  .option("--records <n>", "records in the throughput phase", "100000")
+  .option("--warm-up <n>", "records sent unmeasured first (0: measure from cold)", "10000")
+  .option("--baseline-records <n>", "records through the naive baseline", "10000")
+  .option("--latency-samples <n>", "single-record requests in the wake-latency phase", "200")
+  .option("--latency-interval-ms <n>", "milliseconds between them", "50")
+  .option("--restart-worker", "restart the process-sales function process first", false)
+  .option("--json", "print the figures as JSON", false);
+const parsedOptions = parseCommandLine(
+  "bench",
+  program,
+  z.object({
+    records: z.coerce.number().int().positive(),
+    warmUp: z.coerce.number().int().nonnegative(),
+    baselineRecords: z.coerce.number().int().positive(),
+    latencySamples: z.coerce.number().int().positive(),
+    latencyIntervalMs: z.coerce.number().int().positive(),
+    restartWorker: z.boolean(),
+    json: z.boolean(),
+  }),
+).options;
+const options = {
+  records: parsedOptions.records,
+  "warm-up": parsedOptions.warmUp,
+  "baseline-records": parsedOptions.baselineRecords,
+  "latency-samples": parsedOptions.latencySamples,
+  "latency-interval-ms": parsedOptions.latencyIntervalMs,
+  "restart-worker": parsedOptions.restartWorker,
+  json: parsedOptions.json,
+};
 
 const say = (line: string) => console.error(line);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -580,18 +595,20 @@ const target: IngestTarget = {
   serviceRoleKey: env.SERVICE_ROLE_KEY,
 };
 const sql = postgres(env.DB_URL, { max: 4, onnotice: () => {} });
+let unprocessed: string | null = null;
 try {
   await seedShops(sql);
   await warnIfWakesPaused(sql);
   const runId = `bench-${Date.now().toString(36)}`;
   // One live feed: the warm-up takes its start, the throughput phase the (later) rest.
-  const feed = generateSales({
+  const sample = generateSalesSample({
     count: options["warm-up"] + options.records,
     runId,
     seed: 42,
     badShare: 0.01,
     startAt: await nextSalesStart(sql),
   });
+  const feed = sample.records;
   const records = feed.slice(options["warm-up"]);
   if (options["restart-worker"]) await restartWorkerProcess(sql);
   await waitForQuietPipeline(sql);
@@ -628,6 +645,12 @@ try {
     console.log(table(figures));
     console.log(crashRecoveryNote(crashRecovery));
   }
+  const deliberatelyBad = sample.deliberatelyBad.slice(options["warm-up"]).filter(Boolean).length;
+  unprocessed = unprocessedProblem(conveyor.progress, records.length, deliberatelyBad);
 } finally {
   await sql.end();
+}
+if (unprocessed) {
+  console.error(`\nbench: FAILED: the throughput phase's records were not all processed: ${unprocessed}`);
+  Deno.exit(1);
 }

@@ -5,9 +5,9 @@
  *
  *   deno task demo [--records 50000] [--chunk 5000]
  */
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { z } from "zod";
+import { commandLine, parseCommandLine } from "./command_line.ts";
 import { bringUp, describeStack, stackEnvLines } from "./local-stack/stack.ts";
 import {
   ingestAll,
@@ -15,21 +15,22 @@ import {
   pipelineTotals,
   seedShops,
   topRejections,
+  unprocessedProblem,
   waitUntilDrained,
 } from "./pipeline/sales_client.ts";
-import { generateSales } from "./sample/sales_sample.ts";
+import { generateSalesSample } from "./sample/sales_sample.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string", default: "50000" },
-    chunk: { type: "string", default: "5000" },
-  },
-});
-const options = z.object({
-  records: z.coerce.number().int().positive(),
-  chunk: z.coerce.number().int().positive().max(10_000),
-}).parse(values);
+const program = commandLine("demo", "Brings the local stack up, sends a generated messy sample through the ingest API, waits until the pipeline has drained and prints a summary. Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones.")
+  .option("--records <n>", "how many records to send", "50000")
+  .option("--chunk <n>", "records per ingest request (at most 10000)", "5000");
+const { options } = parseCommandLine(
+  "demo",
+  program,
+  z.object({
+    records: z.coerce.number().int().positive(),
+    chunk: z.coerce.number().int().positive().max(10_000),
+  }),
+);
 
 const say = (line: string) => console.error(line);
 
@@ -37,10 +38,11 @@ await bringUp(say);
 console.log((await describeStack()).text);
 const env = await stackEnvLines();
 const sql = postgres(env.DB_URL, { max: 2, onnotice: () => {} });
+let problem: string | null = null;
 try {
   await seedShops(sql);
   const runId = `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
-  const records = generateSales({
+  const { records, deliberatelyBad } = generateSalesSample({
     count: options.records,
     runId,
     seed: Date.now() % 100000,
@@ -89,6 +91,11 @@ Conveyor demo: ${progress.total} records
   );
   console.log(`Replay rejected records after a fix with: deno task requeue --status rejected`);
   console.log(`The stack keeps running; stop it with: deno task stack down`);
+  problem = unprocessedProblem(progress, records.length, deliberatelyBad.filter(Boolean).length);
 } finally {
   await sql.end();
+}
+if (problem) {
+  console.error(`\ndemo: FAILED: ${problem} (see the rejections above)`);
+  Deno.exit(1);
 }

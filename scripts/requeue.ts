@@ -6,20 +6,16 @@
  *
  * The database URL defaults to the local stack's (DB_URL from `deno task stack env`).
  */
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { z } from "zod";
+import { commandLine, parseCommandLine } from "./command_line.ts";
 import { stackEnvLines } from "./local-stack/stack.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    status: { type: "string", default: "rejected,failed" },
-    ids: { type: "string" },
-    batch: { type: "string" },
-    "db-url": { type: "string" },
-  },
-});
+const program = commandLine("requeue", "Replays rejected or failed sales records: back to received, onto the queue, worker woken.")
+  .option("--status <list>", "statuses to replay, comma-separated: rejected, failed, processed", "rejected,failed")
+  .option("--ids <list>", "only these staging ids (conveyor.sales_input.id), comma-separated")
+  .option("--batch <uuid>", "only the records of this ingest batch")
+  .option("--db-url <url>", "database URL (default: DB_URL, else the local stack's)");
 
 const optionsSchema = z.object({
   status: z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
@@ -27,17 +23,11 @@ const optionsSchema = z.object({
   ids: z.string().optional().transform((s) => s?.split(",").map((x) => Number(x.trim())))
     .pipe(z.array(z.number().int().positive()).optional()),
   batch: z.string().uuid().optional(),
-  "db-url": z.string().optional(),
+  dbUrl: z.string().optional(),
 });
 
-const parsed = optionsSchema.safeParse(values);
-if (!parsed.success) {
-  const issue = parsed.error.issues[0];
-  console.error(`requeue: --${issue.path.join(".")}: ${issue.message}`);
-  Deno.exit(2);
-}
-const options = parsed.data;
-const dbUrl = options["db-url"] ?? Deno.env.get("DB_URL") ?? (await stackEnvLines()).DB_URL;
+const { options } = parseCommandLine("requeue", program, optionsSchema);
+const dbUrl = options.dbUrl ?? Deno.env.get("DB_URL") ?? (await stackEnvLines()).DB_URL;
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
 try {
   const [row] = await sql<{ requeued: string }[]>`

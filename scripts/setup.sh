@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/supabase ] \
   || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing pinned toolchains and libraries from npm" >&2
-  # `npm install` with the committed lock, not `npm ci`: the lock records deno's binary package
-  # for this platform only, which `npm ci` refuses as out of sync.
-  npm install --no-audit --no-fund --loglevel=error
+  # `npm ci`: installs exactly the committed lock and never rewrites it, so a fresh clone stays
+  # clean. The lock lists the binary packages of deno and supabase for every platform (npm
+  # installs only this platform's); `npm install` would add the missing ones to the lock.
+  npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -7,25 +7,35 @@
  *   deno task stack down     stop everything the stack started
  *   deno task stack reset    wipe both clusters' data and bring the stack up again
  */
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { commandLine, parseCommandLine } from "./command_line.ts";
 import { bringUp, describeStack, stackDown, wipeStack, writeStackEnv } from "./local-stack/stack.ts";
 
-const usage = `usage: deno task stack <up|down|status|env|reset> [--json]`;
-
-const { positionals, values } = parseArgs({
-  args: Deno.args,
-  allowPositionals: true,
-  options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
-});
+const program = commandLine("stack", "The local stack: a Supabase-compatible environment without Docker.")
+  .argument("<command>", "up | down | status | env | reset")
+  .option("--json", "print the status as JSON (up, status)", false)
+  .addHelpText(
+    "after",
+    `
+Commands:
+  up       create/start both clusters, apply migrations, start services
+  down     stop everything the stack started
+  status   show each part as up or down (exit 3 when a part is down)
+  env      KEY=value connection facts, like \`supabase status -o env\`
+  reset    wipe both clusters' data and bring the stack up again`,
+  );
+const commands = ["up", "down", "status", "env", "reset"] as const;
+const parsed = parseCommandLine("stack", program, z.object({ json: z.boolean() }));
+const values = parsed.options;
+if (!(commands as readonly string[]).includes(parsed.args[0])) {
+  console.error(`stack: unknown command "${parsed.args[0]}": use one of ${commands.join(", ")} (see deno task stack --help)`);
+  Deno.exit(2);
+}
+const command = parsed.args[0] as typeof commands[number];
 
 const say = (line: string) => console.error(line);
 
 async function main(): Promise<number> {
-  const command = positionals[0];
-  if (values.help || !command) {
-    console.log(usage);
-    return command || values.help ? 0 : 2;
-  }
   switch (command) {
     case "up": {
       await bringUp(say);
@@ -49,9 +59,6 @@ async function main(): Promise<number> {
       await bringUp(say);
       console.log((await describeStack()).text);
       return 0;
-    default:
-      console.error(`unknown command "${command}"\n${usage}`);
-      return 2;
   }
 }
 

@@ -6,10 +6,21 @@
  *   deno task test            everything
  *   deno task test unit       only the tests under tests/unit (no database needed)
  */
+import { z } from "zod";
+import { commandLine, parseCommandLine } from "./command_line.ts";
 import { bringUp, describeStack, stackDown, stackEnvLines } from "./local-stack/stack.ts";
 import { repoRoot } from "./local-stack/settings.ts";
 
-const only = Deno.args[0];
+const program = commandLine(
+  "test",
+  "The whole test suite against the local stack (started if needed, stopped again if this run started it); prints `N passed, N failed`.",
+).argument("[part]", "unit: only tests/unit, no database needed");
+const parsed = parseCommandLine("test", program, z.object({}));
+const only = parsed.args[0];
+if (only !== undefined && only !== "unit") {
+  console.error(`test: unknown part "${only}": the only part is unit (see deno task test --help)`);
+  Deno.exit(2);
+}
 const say = (line: string) => console.error(`test: ${line}`);
 
 interface Outcome {

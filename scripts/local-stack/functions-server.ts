@@ -245,6 +245,11 @@ export class FunctionsServer {
       return new Response(response.body, { status: response.status, headers: response.headers });
     } catch (error) {
       const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+      if (!timedOut) {
+        // The process dropped the connection: when it is dying, see its exit before answering,
+        // so that the next request starts a fresh process instead of meeting a closed port.
+        await Promise.race([host.child.status, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      }
       return Response.json(
         { code: timedOut ? "WALL_CLOCK_LIMIT" : "WORKER_ERROR", message: `function ${name}: ${String(error)}` },
         { status: timedOut ? 504 : 502 },

@@ -127,6 +127,25 @@ export interface BatchProgress {
   failed: number;
 }
 
+/**
+ * Why a run did not process what it sent, or null when it did: records still waiting, failed
+ * records (dead letter), or more records rejected than were made to break a rule on purpose
+ * (for example every record dated beyond the worker's occurred_at horizon). The demo and the
+ * benchmark exit non-zero with this message.
+ */
+export function unprocessedProblem(progress: BatchProgress, sent: number, deliberatelyBad: number): string | null {
+  const problems: string[] = [];
+  if (progress.total < sent) problems.push(`${sent - progress.total} of ${sent} records were not stored`);
+  if (progress.received > 0) problems.push(`${progress.received} records were never processed`);
+  if (progress.failed > 0) problems.push(`${progress.failed} records failed (dead letter)`);
+  if (progress.rejected > deliberatelyBad) {
+    problems.push(
+      `${progress.rejected} records were rejected, but only ${deliberatelyBad} were made to break a rule`,
+    );
+  }
+  return problems.length === 0 ? null : problems.join("; ");
+}
+
 export async function batchProgress(sql: Sql, batchIds: string[]): Promise<BatchProgress> {
   const [row] = await sql<BatchProgress[]>`
     select count(*)::int as total,

@@ -94,6 +94,16 @@ const badRecords: ((record: Record<string, unknown>) => void)[] = [
 ];
 
 export function generateSales(options: SampleOptions): Record<string, unknown>[] {
+  return generateSalesSample(options).records;
+}
+
+/** A generated sample, and which of its records were made to break a rule (or replay one that does). */
+export interface SalesSample {
+  records: Record<string, unknown>[];
+  deliberatelyBad: boolean[];
+}
+
+export function generateSalesSample(options: SampleOptions): SalesSample {
   const random = prng(options.seed ?? 42);
   const runId = options.runId ?? "demo";
   const shops = options.shops ?? sampleShopCodes;
@@ -102,16 +112,21 @@ export function generateSales(options: SampleOptions): Record<string, unknown>[]
   const correctionShare = options.correctionShare ?? 0.01;
   const base = options.startAt?.getTime() ?? Date.parse("2026-11-01T06:00:00Z");
   const records: Record<string, unknown>[] = [];
+  const deliberatelyBad: boolean[] = [];
   for (let i = 0; i < options.count; i++) {
     const r = random();
     if (records.length > 10 && r < replayShare) {
-      records.push(structuredClone(records[Math.floor(random() * records.length)]));
+      const original = Math.floor(random() * records.length);
+      records.push(structuredClone(records[original]));
+      deliberatelyBad.push(deliberatelyBad[original]);
       continue;
     }
     if (records.length > 10 && r < replayShare + correctionShare) {
-      const corrected = structuredClone(records[Math.floor(random() * records.length)]);
+      const original = Math.floor(random() * records.length);
+      const corrected = structuredClone(records[original]);
       corrected.quantity = 1 + Math.floor(random() * 9);
       records.push(corrected);
+      deliberatelyBad.push(deliberatelyBad[original]); // at most: a correction may fix a bad quantity
       continue;
     }
     const manufacturer = pick(random, manufacturers);
@@ -143,8 +158,10 @@ export function generateSales(options: SampleOptions): Record<string, unknown>[]
       },
       channel: random() < 0.1 ? "pos" : undefined, // unknown field: kept raw, ignored
     };
-    if (random() < badShare) pick(random, badRecords)(record);
+    const bad = random() < badShare;
+    if (bad) pick(random, badRecords)(record);
     records.push(JSON.parse(JSON.stringify(record)));
+    deliberatelyBad.push(bad);
   }
-  return records;
+  return { records, deliberatelyBad };
 }

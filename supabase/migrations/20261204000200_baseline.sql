@@ -4,11 +4,11 @@ set local check_function_bodies = off;
 
 CREATE SCHEMA "conveyor";
 
-CREATE TABLE "conveyor"."function_wakes" ("function_name" text NOT NULL, "min_interval" interval NOT NULL DEFAULT '00:00:00.25'::interval, "paused" boolean NOT NULL DEFAULT false, "last_requested_at" timestamp with time zone NOT NULL DEFAULT '-infinity'::timestamp with time zone, "requests_sent" bigint NOT NULL DEFAULT 0, CONSTRAINT "function_wakes_pkey" PRIMARY KEY (function_name));
+CREATE TABLE "conveyor"."function_wakes" ("function_name" text NOT NULL, "min_interval" interval NOT NULL DEFAULT '00:00:00.25'::interval, "paused" boolean NOT NULL DEFAULT false, "last_requested_at" timestamp with time zone NOT NULL DEFAULT '-infinity'::timestamp with time zone, "requests_sent" bigint NOT NULL DEFAULT 0, "last_wake_error" text, "last_wake_error_at" timestamp with time zone, CONSTRAINT "function_wakes_pkey" PRIMARY KEY (function_name));
 
 CREATE TABLE "conveyor"."pipelines" ("name" text NOT NULL, "queue_name" text NOT NULL, "staging_table" text NOT NULL, "worker_function" text NOT NULL, CONSTRAINT "pipelines_name_check" CHECK ((name ~ '^[a-z][a-z0-9_]*$'::text)), CONSTRAINT "pipelines_pkey" PRIMARY KEY (name), CONSTRAINT "pipelines_queue_name_key" UNIQUE (queue_name), CONSTRAINT "pipelines_staging_table_key" UNIQUE (staging_table));
 
-CREATE TABLE "conveyor"."sales_input" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "payload" json NOT NULL, "received_at" timestamp with time zone NOT NULL DEFAULT now(), "batch_id" uuid NOT NULL, "status" text NOT NULL DEFAULT 'received'::text, "error" text, "attempts" integer NOT NULL DEFAULT 0, "processed_at" timestamp with time zone, CONSTRAINT "sales_input_pkey" PRIMARY KEY (id), CONSTRAINT "sales_input_status_check" CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'rejected'::text, 'failed'::text]))));
+CREATE TABLE "conveyor"."sales_input" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "payload" json NOT NULL, "received_at" timestamp with time zone NOT NULL DEFAULT now(), "status" text NOT NULL DEFAULT 'received'::text, "error" text, "attempts" integer NOT NULL DEFAULT 0, "processed_at" timestamp with time zone, CONSTRAINT "sales_input_pkey" PRIMARY KEY (id), CONSTRAINT "sales_input_status_check" CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'rejected'::text, 'failed'::text]))));
 
 ALTER TABLE "conveyor"."sales_input" SET (fillfactor=50);
 
@@ -446,6 +446,17 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.pause_wakes(function_name text)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  insert into conveyor.function_wakes as w (function_name, paused)
+  values (pause_wakes.function_name, true)
+  on conflict on constraint function_wakes_pkey do update set paused = true;
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.read_messages(queue_name text, visibility_seconds integer, qty integer)
  RETURNS TABLE(msg_id bigint, read_ct integer, message jsonb)
  LANGUAGE sql
@@ -571,7 +582,7 @@ begin
   if not found then
     return null; -- a concurrent statement woke it just now
   end if;
-  return conveyor.wake_function(request_wake.function_name, pg_catalog.jsonb_build_object('reason', reason));
+  return conveyor.try_wake_function(request_wake.function_name, reason);
 end
 $function$;
 
@@ -612,6 +623,44 @@ begin
     perform conveyor.request_wake(target.worker_function, 'requeue');
   end if;
   return requeued;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.resume_wakes(function_name text, queue_name text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  insert into conveyor.function_wakes as w (function_name, paused)
+  values (resume_wakes.function_name, false)
+  on conflict on constraint function_wakes_pkey do update set paused = false;
+  return conveyor.wake_if_pending(resume_wakes.function_name, resume_wakes.queue_name);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.sales_payload_is_readable(payload json)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ IMMUTABLE STRICT
+ SET search_path TO ''
+AS $function$
+declare
+  problem text;
+begin
+  if pg_catalog.strpos(payload::text, '\u') = 0 then
+    return true;
+  end if;
+  begin
+    perform payload::jsonb;
+  exception when others then
+    get stacked diagnostics problem = message_text;
+    raise exception 'conveyor.sales_input.payload: % (text holding a NUL character \u0000 or a lone surrogate such as \ud800 cannot be read by PostgreSQL)', problem
+      using errcode = 'check_violation',
+            hint = 'The ingest API refuses such records with 400 naming the field; remove or replace the character before inserting.';
+  end;
+  return true;
 end
 $function$;
 
@@ -693,6 +742,49 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.transaction_batch_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.md5(
+           'conveyor batch ' || pg_catalog.pg_current_xact_id()::text || ' ' ||
+           pg_catalog.pg_postmaster_start_time()::text
+         )::uuid
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.try_wake_function(function_name text, reason text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  request_id bigint;
+  problem text;
+  problem_hint text;
+begin
+  begin
+    request_id := conveyor.wake_function(try_wake_function.function_name, pg_catalog.jsonb_build_object('reason', reason));
+  exception when others then
+    get stacked diagnostics problem = message_text, problem_hint = pg_exception_hint;
+    raise warning 'Conveyor: waking % failed: %', try_wake_function.function_name, problem
+      using hint = coalesce(nullif(problem_hint, ''), 'The records stay queued; the pg_cron safety net wakes the worker once this is fixed.');
+    insert into conveyor.function_wakes as w (function_name, last_wake_error, last_wake_error_at)
+    values (try_wake_function.function_name, problem, pg_catalog.clock_timestamp())
+    on conflict on constraint function_wakes_pkey
+    do update set last_wake_error = excluded.last_wake_error, last_wake_error_at = excluded.last_wake_error_at;
+    return null;
+  end;
+  update conveyor.function_wakes as w
+     set last_wake_error = null
+   where w.function_name = try_wake_function.function_name
+     and w.last_wake_error is not null;
+  return request_id;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.wake_function(function_name text, payload jsonb DEFAULT '{}'::jsonb, timeout_milliseconds integer DEFAULT 5000)
  RETURNS bigint
  LANGUAGE plpgsql
@@ -742,7 +834,7 @@ begin
   if not pending then
     return null;
   end if;
-  return conveyor.wake_function(wake_if_pending.function_name, pg_catalog.jsonb_build_object('reason', 'cron'));
+  return conveyor.try_wake_function(wake_if_pending.function_name, 'cron');
 end
 $function$;
 
@@ -753,8 +845,6 @@ CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
     s.last_processed_at
    FROM (conveyor.pipelines p
      CROSS JOIN LATERAL conveyor.staging_status(p.name) s(status, records, oldest_received_at, last_processed_at));
-
-CREATE INDEX sales_input_batch_id_idx ON conveyor.sales_input USING btree (batch_id);
 
 CREATE TRIGGER sales_input_enqueue AFTER INSERT ON conveyor.sales_input REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.enqueue_sales_input();
 
@@ -824,6 +914,10 @@ CREATE POLICY "shops are readable by signed-in users" ON "public"."shops" FOR SE
 
 CREATE POLICY "readable by signed-in users" ON "public"."suppliers" FOR SELECT TO "authenticated" USING (true);
 
+COMMENT ON COLUMN "conveyor"."function_wakes"."last_wake_error" IS 'Why the last wake of this function failed (for example a Vault secret missing); null once a wake succeeds again.';
+
+COMMENT ON COLUMN "conveyor"."function_wakes"."last_wake_error_at" IS 'When a wake of this function last failed (kept after the error clears).';
+
 COMMENT ON COLUMN "conveyor"."worker_leases"."expires_at" IS 'The slot is free after this; the holder renews it while it works.';
 
 COMMENT ON COLUMN "conveyor"."worker_leases"."holder" IS 'The run holding the slot (a random id per run).';
@@ -836,6 +930,8 @@ COMMENT ON FUNCTION "conveyor"."enqueue_sales_input"() IS 'Statement trigger on 
 
 COMMENT ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) IS 'Keeps messages a worker is working on hidden: sets their visibility to vt seconds from now (pgmq.set_vt for an array, skipping rows locked by their batch); returns how many.';
 
+COMMENT ON FUNCTION "conveyor"."pause_wakes"(text) IS 'Pauses automatic wakes of an edge function (triggers, pg_cron, peers); records keep being stored and queued. Undo with conveyor.resume_wakes.';
+
 COMMENT ON FUNCTION "conveyor"."read_messages"(text, integer, integer) IS 'Reads up to qty visible messages of a queue (pgmq.read: oldest first, hidden for visibility_seconds), planned to walk the queue by its primary key with a merge join whatever its statistics say.';
 
 COMMENT ON FUNCTION "conveyor"."refuse_orphaning_references"() IS 'Trigger on a table others refer to without a foreign key (args: referencing table, its referencing column, the key column here): refuses a DELETE, TRUNCATE or key change that would leave a referencing row pointing at nothing, as the foreign keys the production project has.';
@@ -844,9 +940,13 @@ COMMENT ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) IS 'Fr
 
 COMMENT ON FUNCTION "conveyor"."renew_worker_slot"(text, integer, uuid, double precision) IS 'Extends holder''s lease on a slot by lease_seconds from now; false when the slot is no longer holder''s (taken over after expiry).';
 
-COMMENT ON FUNCTION "conveyor"."request_wake"(text, text) IS 'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; returns the pg_net request id or null when skipped.';
+COMMENT ON FUNCTION "conveyor"."request_wake"(text, text) IS 'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; a failed wake is a WARNING recorded in conveyor.function_wakes, never an error; returns the pg_net request id or null.';
 
 COMMENT ON FUNCTION "conveyor"."requeue"(text, text[], bigint[], uuid) IS 'Replays staging records of a pipeline: sets the chosen rejected/failed (or processed) rows back to received, queues them again and wakes the worker; returns how many.';
+
+COMMENT ON FUNCTION "conveyor"."resume_wakes"(text, text) IS 'Resumes automatic wakes of an edge function and wakes it at once when its queue holds visible messages (what arrived while paused); returns the pg_net request id or null.';
+
+COMMENT ON FUNCTION "conveyor"."sales_payload_is_readable"(json) IS 'CHECK of conveyor.sales_input.payload: true when every string and key converts to PostgreSQL text (no \u0000, no lone surrogate); raises naming the problem otherwise.';
 
 COMMENT ON FUNCTION "conveyor"."secret"(text) IS 'Reads a Conveyor setting or secret (conveyor_project_url, conveyor_worker_key) from Vault; raises naming the missing secret and how to set it.';
 
@@ -854,9 +954,13 @@ COMMENT ON FUNCTION "conveyor"."staging_status"(text) IS 'Staging records of a p
 
 COMMENT ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) IS 'Takes the lowest free (or expired) slot 1..max_slots of a worker for holder, for lease_seconds; returns the slot, or null when all are held.';
 
+COMMENT ON FUNCTION "conveyor"."transaction_batch_id"() IS 'Default batch_id of conveyor.sales_input: one uuid per transaction (from its transaction id), so the rows of one bulk insert share a batch.';
+
+COMMENT ON FUNCTION "conveyor"."try_wake_function"(text, text) IS 'Wakes an edge function like conveyor.wake_function, but a failure is a WARNING recorded in conveyor.function_wakes.last_wake_error instead of an error; returns the pg_net request id or null.';
+
 COMMENT ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) IS 'Wakes an edge function through pg_net (after commit) with a small JSON body and the worker key from Vault; returns the pg_net request id.';
 
-COMMENT ON FUNCTION "conveyor"."wake_if_pending"(text, text) IS 'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); returns the pg_net request id or null.';
+COMMENT ON FUNCTION "conveyor"."wake_if_pending"(text, text) IS 'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); a failed wake is a WARNING recorded in conveyor.function_wakes; returns the pg_net request id or null.';
 
 COMMENT ON SCHEMA "conveyor" IS 'Conveyor pipeline internals: staging, queue glue, wakes, settings. Not exposed through the API.';
 
@@ -920,6 +1024,10 @@ REVOKE ALL ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], in
 
 GRANT EXECUTE ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) TO "postgres";
 
+REVOKE ALL ON FUNCTION "conveyor"."pause_wakes"(text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."pause_wakes"(text) TO "postgres";
+
 REVOKE ALL ON FUNCTION "conveyor"."read_messages"(text, integer, integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."read_messages"(text, integer, integer) TO "postgres";
@@ -944,6 +1052,14 @@ REVOKE ALL ON FUNCTION "conveyor"."requeue"(text, text[], bigint[], uuid) FROM P
 
 GRANT EXECUTE ON FUNCTION "conveyor"."requeue"(text, text[], bigint[], uuid) TO "postgres", "service_role";
 
+REVOKE ALL ON FUNCTION "conveyor"."resume_wakes"(text, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."resume_wakes"(text, text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."sales_payload_is_readable"(json) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."sales_payload_is_readable"(json) TO "postgres", "service_role";
+
 REVOKE ALL ON FUNCTION "conveyor"."secret"(text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."secret"(text) TO "postgres";
@@ -955,6 +1071,14 @@ GRANT EXECUTE ON FUNCTION "conveyor"."staging_status"(text) TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double precision) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."transaction_batch_id"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."transaction_batch_id"() TO "postgres", "service_role";
+
+REVOKE ALL ON FUNCTION "conveyor"."try_wake_function"(text, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."try_wake_function"(text, text) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) FROM PUBLIC;
 
@@ -1087,3 +1211,9 @@ GRANT USAGE ON TYPE "conveyor"."sales_batch_unprocessable" TO "postgres";
 GRANT USAGE ON TYPE "conveyor"."staging_count" TO "postgres";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."pipeline_status" TO "postgres";
+
+ALTER TABLE "conveyor"."sales_input" ADD COLUMN "batch_id" uuid NOT NULL DEFAULT conveyor.transaction_batch_id();
+
+CREATE INDEX sales_input_batch_id_idx ON conveyor.sales_input USING btree (batch_id);
+
+ALTER TABLE "conveyor"."sales_input" ADD CONSTRAINT "sales_input_payload_readable" CHECK (conveyor.sales_payload_is_readable(payload));

@@ -4,6 +4,7 @@
  * on (source, external_id); and batches naming the same locations do not wait for each other.
  */
 import assert from "node:assert/strict";
+import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 import {
   encodeSalesBatch,
   planSalesBatch,
@@ -60,7 +61,7 @@ async function stageDocuments(
     return {
       id: row.id,
       document: JSON.stringify(
-        salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5))),
+        salesBatchDocument(encodeSalesBatch(planSalesBatch([sale], shops, 5, DEFAULT_OCCURRED_AT_WINDOW))),
       ),
     };
   });

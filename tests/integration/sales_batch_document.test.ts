@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { type ColumnType, salesBatchLists } from "../../supabase/functions/process-sales/batch_document.ts";
 import { encodeSalesBatch, planSalesBatch, salesBatchDocument } from "../../supabase/functions/process-sales/plan.ts";
+import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 import { stackEnv } from "../support/stack_env.ts";
 
 const sqlTypeOf: Record<ColumnType, string> = {
@@ -40,7 +41,7 @@ Deno.test("each list of the batch document has the fields, order and types of it
 });
 
 Deno.test("the encoder writes every list of the document with exactly the declared fields", () => {
-  const document = salesBatchDocument(encodeSalesBatch(planSalesBatch([], new Map(), 5)));
+  const document = salesBatchDocument(encodeSalesBatch(planSalesBatch([], new Map(), 5, DEFAULT_OCCURRED_AT_WINDOW)));
   for (const [list, { columns }] of Object.entries(salesBatchLists)) {
     assert.deepEqual(Object.keys(document[list as keyof typeof document]), Object.keys(columns), list);
   }

@@ -75,7 +75,6 @@ Deno.test("text shortcuts give exactly the NFKC / white-space / case definitions
       clean.toUpperCase().toLowerCase().normalize("NFKC"),
       JSON.stringify(s),
     );
-    assert.equal(cleanSku(s), clean.toUpperCase().normalize("NFKC"), JSON.stringify(s));
     assert.equal(textLength(s), [...s].length, JSON.stringify(s));
   }
 });

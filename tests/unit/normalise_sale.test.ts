@@ -6,7 +6,9 @@ import {
   type SaleResult,
   type Shop,
   type ShopLookup,
+  occurredAtBounds,
 } from "../../supabase/functions/_shared/normalise/sale.ts";
+import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 
 const SHOPS: Record<string, Shop> = {
   moba: { code: "moba", timezone: "Europe/Moscow", active: true },
@@ -177,10 +179,25 @@ Deno.test("a shop whose time zone is unknown rejects wall-clock timestamps namin
 
 // external_id -------------------------------------------------------------------
 
-Deno.test("external_id is cleaned", () => {
+Deno.test("external_id is an identifier: trimmed, otherwise kept exactly as sent", () => {
   assert.equal(
     accepted(normaliseSale(withField("external_id", "  A-1001\n"), shops)).external_id,
     "A-1001",
+  );
+  assert.equal(accepted(normaliseSale(withField("external_id", "\u00A0T21-ABC\u3000"), shops)).external_id, "T21-ABC");
+});
+
+Deno.test("external ids that differ in width, case or inner spaces stay different operations", () => {
+  const ids = ["T21-ABC", "T21-ＡＢＣ", "t21-abc", "T21  ABC", "T21 ABC", "ﬁ-1", "fi-1", "T21\u00ADABC", "T21ABC"];
+  const read = ids.map((id) => accepted(normaliseSale(withField("external_id", id), shops)).external_id);
+  assert.deepEqual(read, ids);
+});
+
+Deno.test("an external_id longer than 500 characters after trimming is rejected naming it", () => {
+  assert.equal(accepted(normaliseSale(withField("external_id", ` ${"x".repeat(500)} `), shops)).external_id.length, 500);
+  assert.equal(
+    rejected(normaliseSale(withField("external_id", "x".repeat(501)), shops)),
+    "external_id: longer than 500 characters",
   );
 });
 
@@ -208,6 +225,26 @@ Deno.test("a timestamp without an offset is read in the shop's time zone", () =>
   assert.equal(
     accepted(normaliseSale(withField("occurred_at", "2026-11-20T14:03:00"), shops)).occurred_at,
     "2026-11-20T11:03:00.000Z",
+  );
+});
+
+Deno.test("occurred_at must lie between the floor and the horizon ahead of now (defaults 2000-01-01, 1 day)", () => {
+  const now = Date.parse("2026-12-04T12:00:00Z");
+  const bounds = occurredAtBounds(DEFAULT_OCCURRED_AT_WINDOW, now);
+  const at = (v: string) => normaliseSale(withField("occurred_at", v), shops, bounds);
+  assert.equal(accepted(at("2026-12-05T12:00:00Z")).occurred_at, "2026-12-05T12:00:00.000Z", "exactly 1 day ahead");
+  assert.equal(accepted(at("2000-01-01T00:00:00Z")).occurred_at, "2000-01-01T00:00:00.000Z", "exactly the floor");
+  assert.equal(
+    rejected(at("2026-12-05T12:00:01Z")),
+    "occurred_at: 2026-12-05T12:00:01.000Z is more than 24 hours ahead of now (2026-12-04T12:00:00.000Z)",
+  );
+  assert.equal(
+    rejected(at("9999-12-31T23:59:59+03:00")),
+    "occurred_at: 9999-12-31T20:59:59.000Z is more than 24 hours ahead of now (2026-12-04T12:00:00.000Z)",
+  );
+  assert.equal(
+    rejected(at("1999-12-31 23:00")),
+    "occurred_at: 1999-12-31T20:00:00.000Z is before 2000-01-01T00:00:00.000Z, the earliest date accepted",
   );
 });
 
@@ -368,10 +405,17 @@ Deno.test("a missing product.sku is rejected naming product.sku", () => {
   );
 });
 
-Deno.test("a SKU is cleaned and upper-cased and its key is the matching form", () => {
-  const sale = accepted(normaliseSale(withField("product.sku", " ip13\u00A0 lcd "), shops));
-  assert.equal(sale.product.sku, "IP13 LCD");
-  assert.equal(sale.product.sku_key, "ip13 lcd");
+Deno.test("a SKU is an identifier: trimmed and upper-cased, otherwise as sent", () => {
+  const sale = accepted(normaliseSale(withField("product.sku", " ip13-lcd\n"), shops));
+  assert.equal(sale.product.sku, "IP13-LCD");
+  assert.equal(sale.product.sku_key, "ip13-lcd");
+  assert.equal(accepted(normaliseSale(withField("product.sku", " ip13\u00A0 lcd "), shops)).product.sku, "IP13\u00A0 LCD");
+});
+
+Deno.test("SKUs that differ in width or inner spaces stay different products", () => {
+  const skus = ["IP13-LCD", "IP13-ＬＣＤ", "IP13  LCD", "IP13 LCD"];
+  const read = skus.map((sku) => accepted(normaliseSale(withField("product.sku", sku), shops)).product.sku);
+  assert.deepEqual(read, skus);
 });
 
 Deno.test("' APPLE ' and 'Apple' share one manufacturer key", () => {
@@ -478,6 +522,18 @@ Deno.test("a supplier is identified by its tax_id when present", () => {
     tax_id: "7701234567",
     identity_key: "7701234567",
   });
+});
+
+Deno.test("a tax_id is an identifier: trimmed, otherwise as sent (full-width digits are another supplier)", () => {
+  const halfWidth = accepted(normaliseSale(withField("supplier.tax_id", "\t7701234567 "), shops));
+  const fullWidth = accepted(normaliseSale(withField("supplier.tax_id", "７７０１２３４５６７"), shops));
+  assert.equal(halfWidth.supplier?.identity_key, "7701234567");
+  assert.equal(fullWidth.supplier?.tax_id, "７７０１２３４５６７");
+  assert.notEqual(fullWidth.supplier?.identity_key, halfWidth.supplier?.identity_key);
+  assert.equal(
+    rejected(normaliseSale(withField("supplier.tax_id", "7".repeat(501)), shops)),
+    "supplier.tax_id: longer than 500 characters",
+  );
 });
 
 Deno.test("a supplier without tax_id is identified by its name key", () => {

@@ -4,6 +4,7 @@ import {
   cleanText,
   matchKey,
   MAX_TEXT_LENGTH,
+  readIdentifier,
   readText,
   textLength,
 } from "../../supabase/functions/_shared/normalise/text.ts";
@@ -68,9 +69,18 @@ Deno.test("a match key is its own match key", () => {
   }
 });
 
-Deno.test("a SKU is cleaned and upper-cased", () => {
+Deno.test("a SKU is trimmed and upper-cased, width and inner spaces kept", () => {
   assert.equal(cleanSku(" ip13-lcd "), "IP13-LCD");
-  assert.equal(cleanSku("ｉｐ１３\u00A0 lcd"), "IP13 LCD");
+  assert.equal(cleanSku("ｉｐ１３\u00A0 lcd"), "ＩＰ１３\u00A0 LCD");
+});
+
+Deno.test("an identifier is only trimmed; blank is absent; a non-string or over 500 characters is an error", () => {
+  assert.deepEqual(readIdentifier("\u3000 T21-ＡＢＣ  x\n"), { ok: true, value: "T21-ＡＢＣ  x" });
+  assert.deepEqual(readIdentifier(" \t "), { ok: true, value: undefined });
+  assert.deepEqual(readIdentifier(null), { ok: true, value: undefined });
+  assert.deepEqual(readIdentifier(7), { ok: false, error: "must be a string" });
+  assert.deepEqual(readIdentifier("😀".repeat(MAX_TEXT_LENGTH)), { ok: true, value: "😀".repeat(MAX_TEXT_LENGTH) });
+  assert.deepEqual(readIdentifier("x".repeat(MAX_TEXT_LENGTH + 1)), { ok: false, error: "longer than 500 characters" });
 });
 
 Deno.test("text length counts characters (code points), not UTF-16 units", () => {

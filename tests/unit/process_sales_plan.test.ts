@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { backoffSeconds } from "../../supabase/functions/_shared/worker/backoff.ts";
+import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 import {
   encodeSalesBatch,
   planSalesBatch,
@@ -10,6 +11,7 @@ import {
   toColumns,
 } from "../../supabase/functions/process-sales/plan.ts";
 
+const window = DEFAULT_OCCURRED_AT_WINDOW;
 const shops = new Map([
   ["moba", { code: "moba", timezone: "Europe/Moscow", active: true }],
 ]);
@@ -36,7 +38,7 @@ function queued(overrides: Partial<QueuedSale> = {}): QueuedSale {
 }
 
 Deno.test("a valid record is planned as a normalised row carrying its message, staging id and attempt", () => {
-  const batch = planSalesBatch([queued()], shops, 5);
+  const batch = planSalesBatch([queued()], shops, 5, window);
   assert.equal(batch.processed.length, 1);
   const row = batch.processed[0];
   assert.deepEqual([row.msg_id, row.input_id, row.attempts], [10, 100, 1]);
@@ -49,27 +51,27 @@ Deno.test("a valid record is planned as a normalised row carrying its message, s
 });
 
 Deno.test("a record that breaks a rule is planned as a rejection naming the field", () => {
-  const batch = planSalesBatch([queued({ payload: { ...queued().payload as object, quantity: -1 } })], shops, 5);
+  const batch = planSalesBatch([queued({ payload: { ...queued().payload as object, quantity: -1 } })], shops, 5, window);
   assert.equal(batch.processed.length, 0);
   assert.equal(batch.rejected.length, 1);
   assert.match(batch.rejected[0].error, /^quantity: /);
 });
 
 Deno.test("a message read more often than the maximum attempts goes to the dead letter with its last error", () => {
-  const batch = planSalesBatch([queued({ readCount: 6, lastError: "deadlock detected" })], shops, 5);
+  const batch = planSalesBatch([queued({ readCount: 6, lastError: "deadlock detected" })], shops, 5, window);
   assert.deepEqual(batch.failed, [{ input_id: 100, msg_id: 10, attempts: 5, error: "gave up after 5 attempts: deadlock detected" }]);
 });
 
 Deno.test("a duplicate delivery of a finished record is only deleted", () => {
-  const batch = planSalesBatch([queued({ msgId: 11, status: "processed" }), queued({ msgId: 12, status: "rejected" })], shops, 5);
+  const batch = planSalesBatch([queued({ msgId: 11, status: "processed" }), queued({ msgId: 12, status: "rejected" })], shops, 5, window);
   assert.deepEqual(batch.done_msg_ids, [11, 12]);
   assert.equal(batch.processed.length + batch.rejected.length + batch.failed.length, 0);
 });
 
 Deno.test("a message whose staging row is not visible is left for a later read, and dropped after the last attempt", () => {
-  const early = planSalesBatch([queued({ inputId: null, status: null, payload: null })], shops, 5);
+  const early = planSalesBatch([queued({ inputId: null, status: null, payload: null })], shops, 5, window);
   assert.deepEqual(early, { processed: [], rejected: [], failed: [], done_msg_ids: [] });
-  const late = planSalesBatch([queued({ inputId: null, status: null, payload: null, readCount: 6 })], shops, 5);
+  const late = planSalesBatch([queued({ inputId: null, status: null, payload: null, readCount: 6 })], shops, 5, window);
   assert.deepEqual(late.done_msg_ids, [10]);
 });
 
@@ -83,6 +85,7 @@ Deno.test("splitting a batch keeps every message exactly once", () => {
     Array.from({ length: 5 }, (_, i) => queued({ msgId: i, inputId: 100 + i })).concat(queued({ msgId: 99, status: "processed" })),
     shops,
     5,
+    window,
   );
   const [a, b] = splitBatch(many);
   assert.deepEqual([...a.processed, ...b.processed].map((r) => r.msg_id), [0, 1, 2, 3, 4]);
@@ -101,7 +104,7 @@ Deno.test("backoff grows exponentially with the attempt, is capped, and is jitte
 });
 
 Deno.test("a malformed queue message is dropped without touching any record", () => {
-  const batch = planSalesBatch([queued({ malformed: true, inputId: null, status: null, payload: null })], shops, 5);
+  const batch = planSalesBatch([queued({ malformed: true, inputId: null, status: null, payload: null })], shops, 5, window);
   assert.deepEqual(batch, { processed: [], rejected: [], failed: [], done_msg_ids: [10] });
 });
 
@@ -114,6 +117,7 @@ function planOf(...records: [number, Record<string, unknown>][]) {
     records.map(([inputId, fields]) => queued({ msgId: inputId + 1000, inputId, payload: { ...base, ...fields } })),
     shops,
     5,
+    window,
   );
 }
 
@@ -186,7 +190,7 @@ Deno.test("an encoded batch passes rejections, failures and finished messages th
     queued({ msgId: 1, inputId: 1, payload: { ...queued().payload as object, quantity: -1 } }),
     queued({ msgId: 2, inputId: 2, readCount: 6 }),
     queued({ msgId: 3, inputId: 3, status: "processed" }),
-  ], shops, 5);
+  ], shops, 5, window);
   const encoded = encodeSalesBatch(plan);
   assert.deepEqual([encoded.rejected, encoded.failed, encoded.done_msg_ids], [plan.rejected, plan.failed, [3]]);
   assert.deepEqual([encoded.processed, encoded.products], [[], []]);
@@ -208,7 +212,7 @@ Deno.test("the batch document carries every list as columns, nulls included, and
     queued({ msgId: 2, inputId: 2, payload: { ...queued().payload as object, external_id: "A-2", supplier: null } }),
     queued({ msgId: 3, inputId: 3, payload: { ...queued().payload as object, quantity: -1 } }),
     queued({ msgId: 4, inputId: 4, status: "processed" }),
-  ], shops, 5);
+  ], shops, 5, window);
   const encoded = encodeSalesBatch(plan);
   const document = salesBatchDocument(encoded);
   assert.deepEqual(document.manufacturers, { key: ["apple"], name: ["APPLE"], input_id: [1] });
@@ -226,4 +230,20 @@ Deno.test("the batch document carries every list as columns, nulls included, and
       assert.equal((column as unknown[]).length, rows.length, `${list}.${field}`);
     }
   }
+});
+
+Deno.test("a record dated beyond the worker's horizon or before its floor is rejected naming occurred_at", () => {
+  const ahead = new Date(Date.now() + 3 * 3_600_000).toISOString();
+  const records = [
+    queued({ msgId: 1, inputId: 1, payload: { ...queued().payload as object, occurred_at: "9999-12-31T00:00:00Z" } }),
+    queued({ msgId: 2, inputId: 2, payload: { ...queued().payload as object, occurred_at: ahead } }),
+    queued({ msgId: 3, inputId: 3, payload: { ...queued().payload as object, occurred_at: "1999-12-31T23:59:59Z" } }),
+  ];
+  const batch = planSalesBatch(records, shops, 5, { floorMs: Date.parse("2000-01-01T00:00:00Z"), maxAheadMs: 3_600_000 });
+  assert.equal(batch.processed.length, 0);
+  assert.deepEqual(batch.rejected.map((r) => r.error.split(":")[0]), ["occurred_at", "occurred_at", "occurred_at"]);
+  assert.match(batch.rejected[0].error, /^occurred_at: 9999-12-31T00:00:00\.000Z is more than 1 hours? ahead of now/);
+  assert.match(batch.rejected[2].error, /^occurred_at: 1999-12-31T23:59:59\.000Z is before 2000-01-01T00:00:00\.000Z/);
+  const wider = planSalesBatch([records[1]], shops, 5, { floorMs: 0, maxAheadMs: 4 * 3_600_000 });
+  assert.equal(wider.processed.length, 1, "within a wider horizon");
 });

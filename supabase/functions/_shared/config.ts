@@ -4,6 +4,7 @@
  * `supabase/functions/.env` (local), and may not start with SUPABASE_.
  */
 import { z } from "zod";
+import { DEFAULT_OCCURRED_AT_WINDOW, type OccurredAtWindow } from "./normalise/time.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -37,6 +38,13 @@ const workerSchema = baseSchema.extend({
   PROCESS_SALES_LINGER_MS: positiveInt(1_500),
   PROCESS_SALES_BACKOFF_BASE_SECONDS: positiveInt(2),
   PROCESS_SALES_BACKOFF_MAX_SECONDS: positiveInt(300),
+  /** A record dated more than this many hours ahead of the moment it is processed is rejected. */
+  SALES_OCCURRED_AT_MAX_AHEAD_HOURS: z.coerce.number().positive().finite()
+    .default(DEFAULT_OCCURRED_AT_WINDOW.maxAheadMs / 3_600_000),
+  /** A record dated before this instant (ISO 8601; a date alone is midnight UTC) is rejected. */
+  SALES_OCCURRED_AT_FLOOR: z.string()
+    .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && Number.isFinite(Date.parse(s)), "must be an ISO 8601 date such as 2000-01-01")
+    .default(new Date(DEFAULT_OCCURRED_AT_WINDOW.floorMs).toISOString()),
 });
 
 export type BaseConfig = z.infer<typeof baseSchema>;
@@ -58,4 +66,12 @@ export function ingestConfig(env: Record<string, string | undefined> = Deno.env.
 
 export function workerConfig(env: Record<string, string | undefined> = Deno.env.toObject()): WorkerConfig {
   return load(workerSchema, env, "process-sales");
+}
+
+/** The worker's occurred_at window from its configuration. */
+export function occurredAtWindow(config: WorkerConfig): OccurredAtWindow {
+  return {
+    floorMs: Date.parse(config.SALES_OCCURRED_AT_FLOOR),
+    maxAheadMs: config.SALES_OCCURRED_AT_MAX_AHEAD_HOURS * 3_600_000,
+  };
 }

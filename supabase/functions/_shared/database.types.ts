@@ -9,6 +9,8 @@ export type Database = {
         Row: {
           "function_name": string;
           "last_requested_at": string;
+          "last_wake_error": string | null;
+          "last_wake_error_at": string | null;
           "min_interval": string;
           "paused": boolean;
           "requests_sent": number;
@@ -17,6 +19,8 @@ export type Database = {
         Insert: {
           "function_name": string;
           "last_requested_at"?: string;
+          "last_wake_error"?: string | null;
+          "last_wake_error_at"?: string | null;
           "min_interval"?: string;
           "paused"?: boolean;
           "requests_sent"?: number;
@@ -24,6 +28,8 @@ export type Database = {
         Update: {
           "function_name"?: string;
           "last_requested_at"?: string;
+          "last_wake_error"?: string | null;
+          "last_wake_error_at"?: string | null;
           "min_interval"?: string;
           "paused"?: boolean;
           "requests_sent"?: number;
@@ -66,7 +72,7 @@ export type Database = {
         ComputedFields: never;
         Insert: {
           "attempts"?: number;
-          "batch_id": string;
+          "batch_id"?: string;
           "error"?: string | null;
           "id"?: never;
           "payload": NonNullable<Json>;
@@ -135,6 +141,7 @@ export type Database = {
         Args: { "msg_ids": (number)[]; "queue_name": string; "vt": number };
         Returns: number;
       };
+      "pause_wakes": { Args: { "function_name": string }; Returns: undefined };
       "read_messages": {
         Args: { "qty": number; "queue_name": string; "visibility_seconds": number };
         Returns: {
@@ -161,6 +168,8 @@ export type Database = {
         };
         Returns: number;
       };
+      "resume_wakes": { Args: { "function_name": string; "queue_name": string }; Returns: number };
+      "sales_payload_is_readable": { Args: { "payload": Json }; Returns: boolean };
       "secret": { Args: { "secret_name": string }; Returns: string };
       "staging_status": {
         Args: { "pipeline": string };
@@ -176,6 +185,8 @@ export type Database = {
         Args: { "holder": string; "lease_seconds": number; "max_slots": number; "worker": string };
         Returns: number;
       };
+      "transaction_batch_id": { Args: Record<PropertyKey, never>; Returns: string };
+      "try_wake_function": { Args: { "function_name": string; "reason": string }; Returns: number };
       "wake_function": {
         Args: { "function_name": string; "payload"?: Json; "timeout_milliseconds"?: number };
         Returns: number;

@@ -6,10 +6,24 @@
  */
 import postgres from "postgres";
 import type { BaseConfig } from "./config.ts";
+import { log } from "./log.ts";
 
 export type Sql = postgres.Sql;
 
 let pool: Sql | undefined;
+
+/**
+ * The database's WARNINGs (for example `Conveyor: waking process-sales failed: ...` from a wake
+ * that could not be sent) go to the function log; lower notices are dropped.
+ */
+export function logDatabaseWarning(notice: postgres.Notice): void {
+  if (notice.severity !== "WARNING") return;
+  log("warn", "database warning", {
+    message: notice.message,
+    ...(notice.hint ? { hint: notice.hint } : {}),
+    ...(notice.where ? { where: notice.where } : {}),
+  });
+}
 
 /** Whether to use prepared statements: as set, else off on port 6543 (Supavisor's transaction mode). */
 export function usesPreparedStatements(url: string, setting?: boolean): boolean {
@@ -27,7 +41,7 @@ export function connect(url: string, max: number, prepare?: boolean): Sql {
     prepare: usesPreparedStatements(url, prepare),
     idle_timeout: 20,
     connect_timeout: 10,
-    onnotice: () => {},
+    onnotice: logDatabaseWarning,
     connection: { application_name: "conveyor" },
   });
 }

@@ -4,7 +4,7 @@
  */
 import { serviceCallerCheck } from "../_shared/auth.ts";
 import { type IngestConfig, ingestConfig } from "../_shared/config.ts";
-import { database, type Sql } from "../_shared/db.ts";
+import { database, isTransientDbError, type Sql } from "../_shared/db.ts";
 import { errorResponse, jsonResponse, readBodyCapped } from "../_shared/http.ts";
 import { errorMessage, log } from "../_shared/log.ts";
 import { bodyFormat, parseEnvelope } from "./envelope.ts";
@@ -25,6 +25,19 @@ export async function storeSalesBatch(sql: Sql, recordsJson: string): Promise<{ 
     )
     select count(*)::int as received from stored`;
   return { batchId, received: row.received };
+}
+
+/**
+ * The answer when storing fails: 503 (retry later) only for transient trouble (connection lost,
+ * overload, timeout, deadlock); 400 when the database refuses the data itself (SQLSTATE class 22
+ * data exception, 23 integrity, 54 program limit), which the envelope should have caught; 500 for
+ * anything else (a server fault a retry will not cure).
+ */
+export function storeFailureStatus(error: unknown): 400 | 500 | 503 {
+  if (isTransientDbError(error)) return 503;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && /^(22|23|54)/.test(code)) return 400;
+  return 500;
 }
 
 export function createIngestHandler(config: IngestConfig = ingestConfig()) {
@@ -64,8 +77,10 @@ export function createIngestHandler(config: IngestConfig = ingestConfig()) {
       });
       return jsonResponse(202, { received, batch_id: batchId });
     } catch (error) {
-      log("error", "ingest batch failed", { function: "ingest", records: envelope.records.length, error: errorMessage(error) });
-      return errorResponse(503, `storing the batch failed: ${errorMessage(error)}`);
+      const status = storeFailureStatus(error);
+      log("error", "ingest batch failed", { function: "ingest", records: envelope.records.length, status, error: errorMessage(error) });
+      if (status === 400) return errorResponse(400, `records: the database refused them: ${errorMessage(error)}`);
+      return errorResponse(status, `storing the batch failed: ${errorMessage(error)}`);
     }
   };
 }

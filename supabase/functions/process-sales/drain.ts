@@ -5,8 +5,9 @@
  * scale-out, hand-over, bisection and backoff are the runtime's.
  */
 import { z } from "zod";
-import { type WorkerConfig } from "../_shared/config.ts";
+import { occurredAtWindow, type WorkerConfig } from "../_shared/config.ts";
 import { type Sql } from "../_shared/db.ts";
+import type { OccurredAtWindow } from "../_shared/normalise/time.ts";
 import { errorMessage, type Logger } from "../_shared/log.ts";
 import { measuredCpu } from "../_shared/worker/budgets.ts";
 import type { WorkerOptions } from "../_shared/worker/options.ts";
@@ -88,7 +89,7 @@ async function loadShops(sql: Sql): Promise<Map<string, ShopRecord>> {
 }
 
 /** The sales pipeline of one run; shops are read once per run, with its first batch. */
-export function salesPipeline(sql: Sql, log: Logger): QueuePipeline<QueuedSale, ApplyBatch> {
+export function salesPipeline(sql: Sql, log: Logger, window: OccurredAtWindow): QueuePipeline<QueuedSale, ApplyBatch> {
   let shops: Map<string, ShopRecord> | undefined;
   return {
     name: workerName,
@@ -98,7 +99,7 @@ export function salesPipeline(sql: Sql, log: Logger): QueuePipeline<QueuedSale, 
       return await readSalesBatch(sql, limit, visibilitySeconds, log);
     },
     plan(messages, context) {
-      return planSalesBatch(messages, shops ?? new Map(), context.maxAttempts);
+      return planSalesBatch(messages, shops ?? new Map(), context.maxAttempts, window);
     },
     async apply(batch) {
       const body = measuredCpu(() => JSON.stringify(salesBatchDocument(encodeSalesBatch(batch))));
@@ -138,5 +139,5 @@ export function salesPipeline(sql: Sql, log: Logger): QueuePipeline<QueuedSale, 
 }
 
 export async function drainSalesQueue(sql: Sql, config: WorkerConfig, log: Logger): Promise<DrainSummary> {
-  return await drainQueue(salesPipeline(sql, log), databasePlatform(sql), salesWorkerOptions(config), log);
+  return await drainQueue(salesPipeline(sql, log, occurredAtWindow(config)), databasePlatform(sql), salesWorkerOptions(config), log);
 }

@@ -17,6 +17,7 @@ import {
   supplierColumns,
   unprocessableColumns,
 } from "./batch_document.ts";
+import { occurredAtBounds, type OccurredAtWindow } from "../_shared/normalise/time.ts";
 
 export interface QueuedSale {
   msgId: number;
@@ -123,9 +124,11 @@ export function planSalesBatch(
   messages: QueuedSale[],
   shops: ReadonlyMap<string, ShopRecord>,
   maxAttempts: number,
+  occurredAtWindow: OccurredAtWindow,
 ): ApplyBatch {
   const batch: ApplyBatch = { processed: [], rejected: [], failed: [], done_msg_ids: [] };
   const lookup = (code: string) => shops.get(code);
+  const bounds = occurredAtBounds(occurredAtWindow, Date.now());
   for (const message of messages) {
     if (message.malformed) {
       batch.done_msg_ids.push(message.msgId);
@@ -151,7 +154,7 @@ export function planSalesBatch(
       });
       continue;
     }
-    const result = normaliseSale(message.payload, lookup);
+    const result = normaliseSale(message.payload, lookup, bounds);
     if (result.ok) {
       batch.processed.push(toNormalisedSaleRow(result.value, identified));
     } else {

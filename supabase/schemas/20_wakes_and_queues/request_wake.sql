@@ -44,11 +44,11 @@ begin
   if not found then
     return null; -- a concurrent statement woke it just now
   end if;
-  return conveyor.wake_function(request_wake.function_name, pg_catalog.jsonb_build_object('reason', reason));
+  return conveyor.try_wake_function(request_wake.function_name, reason);
 end
 $$;
 
 comment on function conveyor.request_wake(text, text) is
-  'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; returns the pg_net request id or null when skipped.';
+  'Wakes an edge function unless it was woken less than min_interval ago (coalescing) or its wakes are paused; a failed wake is a WARNING recorded in conveyor.function_wakes, never an error; returns the pg_net request id or null.';
 
 revoke all on function conveyor.request_wake(text, text) from public, anon, authenticated;

@@ -22,11 +22,11 @@ begin
   if not pending then
     return null;
   end if;
-  return conveyor.wake_function(wake_if_pending.function_name, pg_catalog.jsonb_build_object('reason', 'cron'));
+  return conveyor.try_wake_function(wake_if_pending.function_name, 'cron');
 end
 $$;
 
 comment on function conveyor.wake_if_pending(text, text) is
-  'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); returns the pg_net request id or null.';
+  'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); a failed wake is a WARNING recorded in conveyor.function_wakes; returns the pg_net request id or null.';
 
 revoke all on function conveyor.wake_if_pending(text, text) from public, anon, authenticated;

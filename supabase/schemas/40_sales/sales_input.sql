@@ -8,18 +8,77 @@
 -- send_batch, then wakes the process-sales worker (coalesced). The queue itself is created by a
 -- migration (20261204000300_sales_queue_and_safety_net.sql).
 
+-- Payloads that `payload ->> ...` and `payload::jsonb` can always read. The json type stores text
+-- as received and accepts the escapes \u0000 (NUL) and lone surrogates (\ud800), which no
+-- PostgreSQL text can hold: the first `->>` or jsonb cast that meets one fails, and a query over
+-- the whole table fails with it. The ingest API refuses them with 400 naming the record and
+-- field; this check refuses them from any other writer (a bulk SQL insert). Only a payload with a
+-- \u escape at all is converted, so the ingest path pays a strpos per row.
+create or replace function conveyor.sales_payload_is_readable(payload json)
+returns boolean
+language plpgsql
+immutable
+strict
+set search_path = ''
+as $$
+declare
+  problem text;
+begin
+  if pg_catalog.strpos(payload::text, '\u') = 0 then
+    return true;
+  end if;
+  begin
+    perform payload::jsonb;
+  exception when others then
+    get stacked diagnostics problem = message_text;
+    raise exception 'conveyor.sales_input.payload: % (text holding a NUL character \u0000 or a lone surrogate such as \ud800 cannot be read by PostgreSQL)', problem
+      using errcode = 'check_violation',
+            hint = 'The ingest API refuses such records with 400 naming the field; remove or replace the character before inserting.';
+  end;
+  return true;
+end
+$$;
+
+comment on function conveyor.sales_payload_is_readable(json) is
+  'CHECK of conveyor.sales_input.payload: true when every string and key converts to PostgreSQL text (no \u0000, no lone surrogate); raises naming the problem otherwise.';
+
+-- Run by whoever inserts (the check runs as the inserting role): service_role may insert.
+revoke all on function conveyor.sales_payload_is_readable(json) from public, anon, authenticated;
+grant execute on function conveyor.sales_payload_is_readable(json) to service_role;
+
+-- A default batch id: the rows one transaction inserts share one batch, as the ingest API's do,
+-- so `insert into conveyor.sales_input (payload) select ...` works and can be requeued as a batch.
+create or replace function conveyor.transaction_batch_id()
+returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.md5(
+           'conveyor batch ' || pg_catalog.pg_current_xact_id()::text || ' ' ||
+           pg_catalog.pg_postmaster_start_time()::text
+         )::uuid
+$$;
+
+comment on function conveyor.transaction_batch_id() is
+  'Default batch_id of conveyor.sales_input: one uuid per transaction (from its transaction id), so the rows of one bulk insert share a batch.';
+
+revoke all on function conveyor.transaction_batch_id() from public, anon, authenticated;
+grant execute on function conveyor.transaction_batch_id() to service_role;
+
 create table conveyor.sales_input (
   id bigint generated always as identity primary key,
   -- json, not jsonb: the text exactly as received, and no jsonb conversion on the ingest path
   -- (docs/decisions/staging-json-not-jsonb.md).
   payload json not null,
   received_at timestamptz not null default now(),
-  batch_id uuid not null,
+  batch_id uuid not null default conveyor.transaction_batch_id(),
   status text not null default 'received'
     check (status in ('received', 'processed', 'rejected', 'failed')),
   error text,
   attempts integer not null default 0,
-  processed_at timestamptz
+  processed_at timestamptz,
+  constraint sales_input_payload_readable check (conveyor.sales_payload_is_readable(payload))
 )
 -- Each row is updated once or twice after insert; free space in every page and no index on
 -- status keep those updates HOT.

@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { ok, reject, type Result } from "./result.ts";
-import { cleanSku, matchKey, MAX_TEXT_LENGTH, readText, textLength } from "./text.ts";
+import { cleanSku, matchKey, MAX_TEXT_LENGTH, readIdentifier, readText, textLength } from "./text.ts";
 import {
   AMOUNT_MAX_INTEGER_DIGITS,
   computeAmount,
@@ -16,7 +16,16 @@ import {
   parseQuantity,
   parseUnitPrice,
 } from "./numbers.ts";
-import { parseTimestampSyntax, resolveTimestamp } from "./time.ts";
+import {
+  checkOccurredAtBounds,
+  DEFAULT_OCCURRED_AT_WINDOW,
+  type OccurredAtBounds,
+  occurredAtBounds,
+  parseTimestampSyntax,
+  resolveTimestamp,
+} from "./time.ts";
+
+export { occurredAtBounds };
 
 export type Shop = { code: string; timezone: string; active: boolean };
 /** Finds a shop by its code (the cleaned `source`, exactly as written). */
@@ -85,8 +94,14 @@ function requiredText(input: unknown): Result<string> {
   return text.value === undefined ? reject("is required") : ok(text.value);
 }
 
+function requiredIdentifier(input: unknown): Result<string> {
+  const id = readIdentifier(input);
+  if (!id.ok) return id;
+  return id.value === undefined ? reject("is required") : ok(id.value);
+}
+
 function requiredSku(input: unknown): Result<string> {
-  const text = requiredText(input);
+  const text = requiredIdentifier(input);
   if (!text.ok) return text;
   const sku = cleanSku(text.value);
   if (textLength(sku) > MAX_TEXT_LENGTH) return reject(`longer than ${MAX_TEXT_LENGTH} characters`);
@@ -226,7 +241,7 @@ function readProduct(fields: FieldReader, input: unknown): NormalisedProduct | u
   const manufacturer = fields.rule("product.manufacturer", requiredText(product.manufacturer));
   const read: NormalisedProduct = {
     sku,
-    sku_key: keyOf(sku),
+    sku_key: sku === undefined ? sku : sku.toLowerCase(),
     name: fields.rule("product.name", requiredText(product.name)),
     manufacturer,
     manufacturer_key: keyOf(manufacturer),
@@ -243,14 +258,14 @@ function readSupplier(fields: FieldReader, input: unknown): NormalisedSupplier |
   if (supplier === undefined || supplier === null) return undefined;
   const nameText = readText(supplier.name);
   const name = fields.rule("supplier.name", nameText);
-  const taxId = fields.rule("supplier.tax_id", readText(supplier.tax_id));
+  const taxId = fields.rule("supplier.tax_id", readIdentifier(supplier.tax_id));
   if (name === undefined) {
     if (nameText.ok && taxId !== undefined) fields.errors.push({ path: "supplier.name", message: "is required" });
     return undefined;
   }
   const nameKey = matchKey(name);
   if (taxId === undefined) return { name, name_key: nameKey, identity_key: nameKey };
-  return { name, name_key: nameKey, tax_id: taxId, identity_key: matchKey(taxId) };
+  return { name, name_key: nameKey, tax_id: taxId, identity_key: taxId };
 }
 
 function readLocation(fields: FieldReader, input: unknown): NormalisedLocation | undefined {
@@ -288,15 +303,20 @@ function readShop(fields: FieldReader, input: unknown, shops: ShopLookup): Shop 
 /**
  * Validate and normalise one raw record. On failure `error` is one message:
  * the first bad field by contract order ("product.sku: is required"), followed by
- * "; " and any other bad fields. Shop problems are reported on `source`.
+ * "; " and any other bad fields. Shop problems are reported on `source`. `occurred_at` must lie
+ * inside `bounds` (by default 2000-01-01 to 1 day ahead of now).
  */
-export function normaliseSale(payload: unknown, shops: ShopLookup): SaleResult {
+export function normaliseSale(
+  payload: unknown,
+  shops: ShopLookup,
+  bounds: OccurredAtBounds = occurredAtBounds(DEFAULT_OCCURRED_AT_WINDOW, Date.now()),
+): SaleResult {
   const fields = new FieldReader();
   const record = fields.shape("record", recordShape, payload);
   if (record === undefined) return rejection(fields.errors);
 
   const shop = readShop(fields, record.source, shops);
-  const externalId = fields.rule("external_id", requiredText(record.external_id));
+  const externalId = fields.rule("external_id", requiredIdentifier(record.external_id));
   const timestamp = fields.rule("occurred_at", parseTimestampSyntax(record.occurred_at));
   const type = fields.rule("type", saleType(record.type));
   const quantity = fields.rule("quantity", parseQuantity(record.quantity));
@@ -316,6 +336,9 @@ export function normaliseSale(payload: unknown, shops: ShopLookup): SaleResult {
       message: `shop ${JSON.stringify(shop.code)} has an ${occurredAt.error}`,
     }]);
   }
+
+  const dated = checkOccurredAtBounds(occurredAt.value, bounds);
+  if (!dated.ok) return rejection([{ path: "occurred_at", message: dated.error }]);
 
   const amount = computeAmount(quantity, unitPrice);
   if (!fitsIntegerDigits(amount, AMOUNT_MAX_INTEGER_DIGITS)) {

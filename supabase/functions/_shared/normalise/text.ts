@@ -41,11 +41,12 @@ export function matchKey(s: string): string {
   return cleanText(s).toUpperCase().toLowerCase().normalize("NFKC");
 }
 
-/** A SKU: cleaned and upper-cased ("ip13-lcd " → "IP13-LCD"). */
+/**
+ * A SKU: an identifier (see readIdentifier), upper-cased, so product identity is
+ * case-insensitive ("ip13-lcd " → "IP13-LCD"); width and inner spaces are kept as sent.
+ */
 export function cleanSku(s: string): string {
-  // Simple text is already clean and its upper case is NFKC-stable.
-  if (SIMPLE.test(s)) return s.toUpperCase();
-  return cleanText(s).toUpperCase().normalize("NFKC");
+  return s.trim().toUpperCase();
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
@@ -73,4 +74,23 @@ export function readText(input: unknown): Result<string | undefined> {
     return reject(`longer than ${MAX_TEXT_LENGTH} characters`);
   }
   return ok(cleaned);
+}
+
+/**
+ * Read one identifier field of a record (external_id, product.sku, supplier.tax_id): compared as
+ * the source sent it, so it is only trimmed (String.prototype.trim: Unicode white space and line
+ * terminators at either end). No NFKC, no case folding, inner white space kept: `T21-ABC`,
+ * `T21-ＡＢＣ` and `T21  ABC` are three identifiers. `undefined`, `null` and a string that is
+ * empty after trimming mean "absent"; a non-string, or more than MAX_TEXT_LENGTH characters
+ * after trimming, is an error.
+ */
+export function readIdentifier(input: unknown): Result<string | undefined> {
+  if (input === undefined || input === null) return ok(undefined);
+  if (typeof input !== "string") return reject("must be a string");
+  const trimmed = input.trim();
+  if (trimmed === "") return ok(undefined);
+  if (textLength(trimmed) > MAX_TEXT_LENGTH) {
+    return reject(`longer than ${MAX_TEXT_LENGTH} characters`);
+  }
+  return ok(trimmed);
 }

@@ -239,6 +239,45 @@ export function resolveTimestamp(parsed: ParsedTimestamp, timeZone: string): Res
   return ok(new Date(localToEpochMs(parsed.local, timeZone)).toISOString());
 }
 
+/**
+ * How far from now an `occurred_at` may lie: not before `floorMs` (epoch ms) and at most
+ * `maxAheadMs` after the moment the record is processed. A sale dated far ahead would otherwise
+ * own its product's attributes (they follow the latest `occurred_at`) for ever.
+ */
+export type OccurredAtWindow = { floorMs: number; maxAheadMs: number };
+
+/** 2000-01-01T00:00:00Z and 1 day ahead: the worker's defaults (SALES_OCCURRED_AT_*). */
+export const DEFAULT_OCCURRED_AT_WINDOW: OccurredAtWindow = {
+  floorMs: Date.UTC(2000, 0, 1),
+  maxAheadMs: DAY_MS,
+};
+
+/** The window as absolute instants at `nowMs`: computed once per batch. */
+export type OccurredAtBounds = { earliestMs: number; latestMs: number; nowMs: number; maxAheadMs: number };
+
+export function occurredAtBounds(window: OccurredAtWindow, nowMs: number): OccurredAtBounds {
+  return { earliestMs: window.floorMs, latestMs: nowMs + window.maxAheadMs, nowMs, maxAheadMs: window.maxAheadMs };
+}
+
+function hoursText(ms: number): string {
+  const hours = Math.round((ms / HOUR_MS) * 1000) / 1000;
+  return `${hours} ${hours === 1 ? "hour" : "hours"}`;
+}
+
+/** An instant (UTC ISO string) inside the bounds, or a message saying which bound it breaks. */
+export function checkOccurredAtBounds(iso: string, bounds: OccurredAtBounds): Result<string> {
+  const epochMs = Date.parse(iso);
+  if (epochMs > bounds.latestMs) {
+    return reject(
+      `${iso} is more than ${hoursText(bounds.maxAheadMs)} ahead of now (${new Date(bounds.nowMs).toISOString()})`,
+    );
+  }
+  if (epochMs < bounds.earliestMs) {
+    return reject(`${iso} is before ${new Date(bounds.earliestMs).toISOString()}, the earliest date accepted`);
+  }
+  return ok(iso);
+}
+
 /** parseTimestampSyntax then resolveTimestamp: `occurred_at` → UTC ISO string. */
 export function parseOccurredAt(input: unknown, timeZone: string): Result<string> {
   const parsed = parseTimestampSyntax(input);
