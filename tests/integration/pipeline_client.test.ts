@@ -9,6 +9,7 @@ import {
   sendBatches,
   waitUntilDrained,
 } from "../../scripts/pipeline/sales_client.ts";
+import { endClient, withClient, withReserved } from "../support/connections.ts";
 import { database, env, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 
 const target = { apiUrl: env.API_URL, serviceRoleKey: env.SERVICE_ROLE_KEY };
@@ -44,7 +45,7 @@ Deno.test("batches sent pre-encoded are stored as sent, each under the batch id 
       records,
     );
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -55,24 +56,24 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
     const tag = uniqueTag("drained");
     // Every worker slot held here: a worker started by any wake, even one already on its way to
     // a function process that is still booting, finds no slot and leaves the messages queued.
-    const slots = await sql.reserve();
-    let batchIds: string[];
-    try {
-      await slots`
-        select pg_advisory_lock(hashtext('conveyor:process-sales'), s.slot)
-          from generate_series(1, 16) as s(slot)`;
-      batchIds = await sendBatches(
-        target,
-        encodeBatches([saleRecord(tag, 1), saleRecord(tag, 2)], 1),
-      );
-      await assert.rejects(
-        waitUntilDrained(sql, batchIds, { timeoutMs: 500 }),
-        /did not drain in time: \{"total":2,"received":2/,
-      );
-    } finally {
-      await slots`select pg_advisory_unlock_all()`;
-      slots.release();
-    }
+    const batchIds = await withReserved(sql, async (slots) => {
+      try {
+        await slots`
+          select pg_advisory_lock(hashtext('conveyor:process-sales'), s.slot)
+            from generate_series(1, 16) as s(slot)`;
+        const batchIds = await sendBatches(
+          target,
+          encodeBatches([saleRecord(tag, 1), saleRecord(tag, 2)], 1),
+        );
+        await assert.rejects(
+          waitUntilDrained(sql, batchIds, { timeoutMs: 500 }),
+          /did not drain in time: \{"total":2,"received":2/,
+        );
+        return batchIds;
+      } finally {
+        await slots`select pg_advisory_unlock_all()`;
+      }
+    });
     await sql`select etl.wake_function('process-sales', jsonb_build_object('reason', 'test'))`;
     const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, { timeoutMs: 30_000 });
     assert.deepEqual(progress, { total: 2, received: 0, processed: 2, rejected: 0, failed: 0 });
@@ -82,7 +83,7 @@ Deno.test("waiting for the drain does not return while a message is queued, and 
     >`select count(*)::int as queued from pgmq.q_sales_input`;
     assert.equal(queue.queued, 0);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -91,10 +92,11 @@ Deno.test("the stack's CPU is counted by kind of process, a backend that has exi
   try {
     await sql`select 1`; // this connection's backend exists before the first snapshot
     const before = snapshotStackCpu();
-    const shortLived = database({ max: 1 });
-    await shortLived`select count(*) from generate_series(1, 3000000)`;
-    const [{ pid }] = await shortLived<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    await shortLived.end();
+    const pid = await withClient(() => database({ max: 1 }), async (shortLived) => {
+      await shortLived`select count(*) from generate_series(1, 3000000)`;
+      const [{ pid }] = await shortLived<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      return pid;
+    });
     const spinUntil = performance.now() + 200;
     while (performance.now() < spinUntil) Math.sqrt(Math.random());
     const [gone] = await sql<{ gone: boolean }[]>`
@@ -123,6 +125,6 @@ Deno.test("the stack's CPU is counted by kind of process, a backend that has exi
     );
     assert.ok([...spent.values()].every((seconds) => seconds >= 0));
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
