@@ -35,18 +35,20 @@ for (const taken of parts) {
     const stateDir = await Deno.makeTempDir({ prefix: "conveyor-port-test-" });
     await Deno.chmod(stateDir, 0o755); // the postgres user must reach it when tests run as root
     const occupant = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    try {
-      const env: Record<string, string> = { CONVEYOR_STATE_DIR: stateDir, NO_COLOR: "1" };
-      for (const { variable } of parts) {
-        env[variable] = String(variable === taken.variable ? (occupant.addr as Deno.NetAddr).port : freePort());
-      }
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", `--config=${root}deno.json`, `${root}scripts/stack.ts`, "up"],
+    const env: Record<string, string> = { CONVEYOR_STATE_DIR: stateDir, NO_COLOR: "1" };
+    for (const { variable } of parts) {
+      env[variable] = String(variable === taken.variable ? (occupant.addr as Deno.NetAddr).port : freePort());
+    }
+    const stack = (command: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `--config=${root}deno.json`, `${root}scripts/stack.ts`, command],
         env,
         stdout: "piped",
         stderr: "piped",
         signal: AbortSignal.timeout(60_000),
       }).output();
+    try {
+      const out = await stack("up");
       const stderr = new TextDecoder().decode(out.stderr).trim();
       assert.notEqual(out.code, 0);
       assert.equal(stderr.split("\n").length, 1, `one line:\n${stderr}`);
@@ -72,6 +74,7 @@ for (const taken of parts) {
       }
     } finally {
       occupant.close();
+      await stack("down"); // should there be anything to stop, before its state folder goes
       await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     }
   });
