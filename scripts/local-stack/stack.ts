@@ -1,7 +1,8 @@
 /**
  * The local stack as a whole: two clusters, the pg_net dispatcher (when pg_net is a stand-in;
- * real pg_net sends from a background worker inside the database) and the functions server. Every part records its pid under `.local/run`, so `down` stops
- * exactly what `up` started and `status` can tell when a part has died.
+ * real pg_net sends from a background worker inside the database) and the functions server.
+ * Every part records its pid under `.local/run`, so `down` stops exactly what `up` started and
+ * `status` can tell when a part has died.
  */
 import postgres from "postgres";
 import {
@@ -97,7 +98,7 @@ async function assertPortsFree(): Promise<void> {
   if (problems.length > 0) throw new Error(`nothing started: ${problems.join("; ")}`);
 }
 
-/** How the working database sends pg_net's requests: real pg_net's background worker, or the stand-in's dispatcher. */
+/** What sends pg_net's requests: real pg_net's background worker, or the stand-in's dispatcher. */
 export type PgNetSender = "background worker" | "dispatcher";
 
 /** Asked of the database itself (which pg_net its migrations created), else of the installation. */
