@@ -1,10 +1,14 @@
 /**
  * CPU time spent by the local stack's processes, from /proc: the PostgreSQL clusters (postmaster,
  * backends and background workers, by cluster), each function's process, the functions server,
- * the pg_net dispatcher and the calling process (the client, such as the benchmark). Two
+ * the pg_net dispatcher (when pg_net is the stand-in) and the calling process (the client, such
+ * as the benchmark). Only this stack's processes count, found by the pids it recorded. Two
  * snapshots give what each kind spent in between. A postmaster's count includes its children that
  * have exited (autovacuum workers, closed connections), so that what they spent is not lost.
  */
+
+import { readPid } from "../local-stack/processes.ts";
+import { clusters, stateDir } from "../local-stack/settings.ts";
 
 /** Linux's USER_HZ: /proc/<pid>/stat reports CPU time in these ticks. */
 const ticksPerSecond = 100;
@@ -37,28 +41,49 @@ function readProcess(pid: number): ProcessInfo | undefined {
   }
 }
 
-/** A postmaster's cluster name: the last part of its data directory (`local`, `cloud`). */
-function postmasterCluster(argv: string[]): string | undefined {
-  const flag = argv.indexOf("-D");
-  if (!argv[0]?.endsWith("/postgres") || flag < 0 || !argv[flag + 1]) return undefined;
-  return argv[flag + 1].replace(/\/$/, "").split("/").at(-1);
+/** The pids this stack's parts recorded: its clusters' postmasters and its services. */
+interface StackPids {
+  /** postmaster pid → cluster name */
+  postmasters: Map<number, string>;
+  functionsServer?: number;
+  dispatcher?: number;
 }
 
-function kindOf(
-  pid: number,
-  info: ProcessInfo,
-  clusterOf: Map<number, string>,
-): string | undefined {
-  const cluster = clusterOf.get(pid) ?? clusterOf.get(info.ppid);
+function postmasterPid(cluster: string): number | undefined {
+  try {
+    const line = Deno.readTextFileSync(`${stateDir}/clusters/${cluster}/postmaster.pid`).split("\n")[0];
+    const pid = Number(line);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined; // not running
+  }
+}
+
+function stackPids(): StackPids {
+  const postmasters = new Map<number, string>();
+  for (const { name } of clusters) {
+    const pid = postmasterPid(name);
+    if (pid !== undefined) postmasters.set(pid, name);
+  }
+  return { postmasters, functionsServer: readPid("functions-server"), dispatcher: readPid("net-dispatcher") };
+}
+
+/**
+ * The kind of a process of this stack (other stacks on the same machine are not counted): a
+ * cluster's postmaster and its children (backends, background workers such as real pg_net's),
+ * the functions server and the function processes it started, the pg_net dispatcher (only when
+ * pg_net is the stand-in), and this process.
+ */
+function kindOf(pid: number, info: ProcessInfo, stack: StackPids): string | undefined {
+  const cluster = stack.postmasters.get(pid) ?? stack.postmasters.get(info.ppid);
   if (cluster !== undefined) return `postgres ${cluster}`;
   if (pid === Deno.pid) return "client (this process)";
-  const script = info.argv.find((a) => a.endsWith(".ts"))?.split("/").at(-1);
-  if (script === "function-host.ts") {
+  if (pid === stack.functionsServer) return "functions server";
+  if (stack.functionsServer !== undefined && info.ppid === stack.functionsServer) {
     const entry = info.argv.find((a) => a.endsWith("/index.ts"));
     return entry ? `function ${entry.split("/").at(-2)}` : undefined;
   }
-  if (script === "functions-server.ts") return "functions server";
-  if (script === "net-dispatcher.ts") return "pg_net dispatcher";
+  if (pid === stack.dispatcher) return "pg_net dispatcher";
   return undefined;
 }
 
@@ -69,15 +94,11 @@ export function snapshotStackCpu(): CpuSnapshot {
     const info = readProcess(Number(entry.name));
     if (info) processes.set(Number(entry.name), info);
   }
-  const clusterOf = new Map<number, string>();
-  for (const [pid, info] of processes) {
-    const cluster = postmasterCluster(info.argv);
-    if (cluster !== undefined) clusterOf.set(pid, cluster);
-  }
+  const stack = stackPids();
   const snapshot: CpuSnapshot = new Map();
   for (const [pid, info] of processes) {
-    const kind = kindOf(pid, info, clusterOf);
-    const ticks = clusterOf.has(pid) ? info.ticks + info.childTicks : info.ticks;
+    const kind = kindOf(pid, info, stack);
+    const ticks = stack.postmasters.has(pid) ? info.ticks + info.childTicks : info.ticks;
     if (kind !== undefined) snapshot.set(pid, { kind, ticks });
   }
   return snapshot;

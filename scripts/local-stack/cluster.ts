@@ -6,6 +6,8 @@
 import postgres from "postgres";
 import { type ClusterSpec, dbPassword, dbUrl, pgBin, repoRoot, stateDir } from "./settings.ts";
 import { isRoot, run, runChecked, waitFor } from "./processes.ts";
+import { extensionControlFile, hasExtension } from "./postgres-install.ts";
+import { ensureVaultKeyFiles } from "./vault-key.ts";
 
 /** Extensions that Supabase has and Debian does not: real when installed, else our stand-in. */
 export const replaceableExtensions = [
@@ -16,15 +18,16 @@ export const replaceableExtensions = [
 
 export type ReplaceableExtension = (typeof replaceableExtensions)[number]["extension"];
 
+/** What each Debian package provides; extensions are looked for where the PostgreSQL run has them. */
 const debianPackages = [
-  { file: `${pgBin}/postgres`, pkg: "postgresql-15" },
-  { file: "/usr/share/postgresql/15/extension/pg_cron.control", pkg: "postgresql-15-cron" },
-  { file: "/usr/share/postgresql/15/extension/pgtap.control", pkg: "postgresql-15-pgtap" },
-  { file: "/usr/share/postgresql/15/extension/plpgsql_check.control", pkg: "postgresql-15-plpgsql-check" },
-  { file: "/usr/bin/pg_prove", pkg: "libtap-parser-sourcehandler-pgtap-perl" },
-  { file: "/usr/bin/psql", pkg: "postgresql-client-15" },
+  { file: () => `${pgBin}/postgres`, pkg: "postgresql-15" },
+  { file: () => extensionControlFile("pg_cron"), pkg: "postgresql-15-cron" },
+  { file: () => extensionControlFile("pgtap"), pkg: "postgresql-15-pgtap" },
+  { file: () => extensionControlFile("plpgsql_check"), pkg: "postgresql-15-plpgsql-check" },
+  { file: () => "/usr/bin/pg_prove", pkg: "libtap-parser-sourcehandler-pgtap-perl" },
+  { file: () => "/usr/bin/psql", pkg: "postgresql-client-15" },
   /** The transaction-mode pooler in front of a cluster (scripts/local-stack/pgbouncer.ts). */
-  { file: "/usr/sbin/pgbouncer", pkg: "pgbouncer" },
+  { file: () => "/usr/sbin/pgbouncer", pkg: "pgbouncer" },
 ];
 
 function exists(path: string): boolean {
@@ -38,7 +41,7 @@ function exists(path: string): boolean {
 
 /** Installs the Debian packages the stack needs when root; otherwise says which command does. */
 export async function ensurePackages(log: (line: string) => void): Promise<void> {
-  const missing = debianPackages.filter((p) => !exists(p.file)).map((p) => p.pkg);
+  const missing = debianPackages.filter((p) => !exists(p.file())).map((p) => p.pkg);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
   if (!isRoot) {
@@ -52,18 +55,19 @@ export async function ensurePackages(log: (line: string) => void): Promise<void>
   await runChecked("apt-get install", ["apt-get", "install", "-y", "-qq", ...missing], { env });
 }
 
-/** Which of the replaceable extensions are really installed in this PostgreSQL. */
+/** Which of the replaceable extensions are really installed in the PostgreSQL the stack runs. */
 export function realExtensions(): Set<ReplaceableExtension> {
   const found = new Set<ReplaceableExtension>();
   for (const { extension } of replaceableExtensions) {
-    if (exists(`/usr/share/postgresql/15/extension/${extension}.control`)) found.add(extension);
+    if (hasExtension(extension)) found.add(extension);
   }
   return found;
 }
 
 let postgresUid: number | undefined;
 
-async function postgresOwner(): Promise<number | undefined> {
+/** The uid that owns the clusters' files: the `postgres` user when the stack runs as root. */
+export async function postgresOwner(): Promise<number | undefined> {
   if (!isRoot) return undefined;
   if (postgresUid === undefined) {
     postgresUid = Number((await runChecked("id -u postgres", ["id", "-u", "postgres"])).trim());
@@ -129,7 +133,20 @@ export async function isRunning(spec: ClusterSpec): Promise<boolean> {
   return ready.code === 0;
 }
 
-function settingsFor(spec: ClusterSpec, preload: string[]): string {
+/** A string setting as postgresql.conf reads it. */
+function confString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The libraries the server loads at start: pg_cron always; real pg_net (its background worker
+ * sends the requests) and real supabase_vault (it reads the root key at start) when installed.
+ */
+export function preloadLibraries(real: Set<ReplaceableExtension>): string[] {
+  return ["pg_cron", ...(["pg_net", "supabase_vault"] as const).filter((extension) => real.has(extension))];
+}
+
+function settingsFor(spec: ClusterSpec, real: Set<ReplaceableExtension>, vaultKeyScript?: string): string {
   return [
     "# written by the Conveyor local stack; throwaway cluster, tuned for speed, not durability",
     "listen_addresses = '127.0.0.1'",
@@ -144,7 +161,8 @@ function settingsFor(spec: ClusterSpec, preload: string[]): string {
     "full_page_writes = off",
     "max_wal_size = 2GB",
     "max_worker_processes = 32",
-    `shared_preload_libraries = '${["pg_cron", ...preload].join(",")}'`,
+    `shared_preload_libraries = ${confString(preloadLibraries(real).join(","))}`,
+    ...(vaultKeyScript ? [`vault.getkey_script = ${confString(vaultKeyScript)}`] : []),
     "cron.database_name = 'postgres'",
     "cron.use_background_workers = on",
     "max_locks_per_transaction = 256",
@@ -186,10 +204,41 @@ export async function initCluster(spec: ClusterSpec): Promise<void> {
   } finally {
     Deno.removeSync(pwFile);
   }
-  const preload = realExtensions().has("pg_net") ? ["pg_net"] : [];
-  await writeOwned(`${dir}/conveyor.conf`, settingsFor(spec, preload));
+  const real = realExtensions();
+  const vaultKeyScript = real.has("supabase_vault")
+    ? ensureVaultKeyFiles(await clustersRoot(), await postgresOwner()).script
+    : undefined;
+  await writeOwned(`${dir}/conveyor.conf`, settingsFor(spec, real, vaultKeyScript));
+  await writeOwned(extensionsRecord(dir), `${JSON.stringify([...real].sort())}\n`);
   const conf = Deno.readTextFileSync(`${dir}/postgresql.conf`);
   await writeOwned(`${dir}/postgresql.conf`, `${conf}\ninclude 'conveyor.conf'\n`);
+}
+
+/** Which replaceable extensions were real when the cluster was created. */
+function extensionsRecord(dir: string): string {
+  return `${dir}/conveyor.extensions.json`;
+}
+
+/**
+ * Refuses to run a cluster made for other extensions than the PostgreSQL now has: its schemas
+ * hold the stand-ins (or the real ones) and its settings preload what was there, so it would
+ * fail in confusing ways. A cluster from before this record existed is let through.
+ */
+export async function assertSameExtensions(spec: ClusterSpec): Promise<void> {
+  let recorded: string[];
+  try {
+    recorded = JSON.parse(Deno.readTextFileSync(extensionsRecord(await dataDir(spec))));
+  } catch {
+    return;
+  }
+  const now = [...realExtensions()].sort();
+  if (JSON.stringify(recorded) === JSON.stringify(now)) return;
+  const described = (real: string[]) =>
+    replaceableExtensions.map(({ extension }) => `${extension} ${real.includes(extension) ? "real" : "stand-in"}`).join(", ");
+  throw new Error(
+    `the ${spec.name} cluster was created with ${described(recorded)}, but the PostgreSQL in ${pgBin} now has ` +
+      `${described(now)}: run \`deno task stack reset\` (wipes both clusters) to re-create it`,
+  );
 }
 
 export async function startCluster(spec: ClusterSpec): Promise<void> {
@@ -302,6 +351,6 @@ export async function extensionKinds(
     }
     return kinds;
   } finally {
-    await sql.end();
+    await sql.end({ timeout: 5 });
   }
 }

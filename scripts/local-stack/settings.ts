@@ -46,15 +46,24 @@ export interface ClusterSpec {
   workdir: string;
   /** Whether the pg_net dispatcher runs next to it (only the working database wakes functions). */
   wakesFunctions: boolean;
+  /** The environment variable that moves its port. */
+  portVariable: keyof typeof ports;
 }
 
 export const clusters: ClusterSpec[] = [
-  { name: "local", port: ports.CONVEYOR_LOCAL_DB_PORT, workdir: repoRoot, wakesFunctions: true },
+  {
+    name: "local",
+    port: ports.CONVEYOR_LOCAL_DB_PORT,
+    workdir: repoRoot,
+    wakesFunctions: true,
+    portVariable: "CONVEYOR_LOCAL_DB_PORT",
+  },
   {
     name: "cloud",
     port: ports.CONVEYOR_CLOUD_DB_PORT,
     workdir: `${repoRoot}/production`,
     wakesFunctions: false,
+    portVariable: "CONVEYOR_CLOUD_DB_PORT",
   },
 ];
 
@@ -72,6 +81,7 @@ export function dbUrl(port: number, database = "postgres"): string {
 export const shadowCluster: ClusterSpec = {
   name: "shadow",
   port: ports.CONVEYOR_SHADOW_DB_PORT,
+  portVariable: "CONVEYOR_SHADOW_DB_PORT",
   workdir: repoRoot,
   wakesFunctions: false,
 };

@@ -1,10 +1,12 @@
 /**
- * The local stack as a whole: two clusters, the pg_net dispatcher (when pg_net is a stand-in)
- * and the functions server. Every part records its pid under `.local/run`, so `down` stops
- * exactly what `up` started and `status` can tell when a part has died.
+ * The local stack as a whole: two clusters, the pg_net dispatcher (when pg_net is a stand-in;
+ * real pg_net sends from a background worker inside the database) and the functions server.
+ * Every part records its pid under `.local/run`, so `down` stops exactly what `up` started and
+ * `status` can tell when a part has died.
  */
 import postgres from "postgres";
 import {
+  assertSameExtensions,
   bootstrapCluster,
   dataDir,
   ensurePackages,
@@ -20,6 +22,7 @@ import {
   wipeCluster,
 } from "./cluster.ts";
 import { ensureKeys } from "./keys.ts";
+import { portProblems } from "./ports.ts";
 import { logFile, serviceState, startService, stopService, waitFor } from "./processes.ts";
 import { clusters, dbUrl, functionsOrigin, logDir, ports, repoRoot, stackEnvFile, stateDir } from "./settings.ts";
 
@@ -44,7 +47,7 @@ async function upsertVaultSecrets(values: Record<string, string>): Promise<void>
       }
     }
   } finally {
-    await sql.end();
+    await sql.end({ timeout: 5 });
   }
 }
 
@@ -79,11 +82,39 @@ export async function writeStackEnv(): Promise<string> {
   return lines;
 }
 
+/** Refuses, before anything starts, when a part that is not running yet cannot have its port. */
+async function assertPortsFree(): Promise<void> {
+  const claims = [];
+  for (const spec of clusters) {
+    claims.push({ part: `${spec.name} database`, port: spec.port, variable: spec.portVariable, running: await isRunning(spec) });
+  }
+  claims.push({
+    part: "functions server",
+    port: ports.CONVEYOR_FUNCTIONS_PORT,
+    variable: "CONVEYOR_FUNCTIONS_PORT",
+    running: serviceState("functions-server").up,
+  });
+  const problems = portProblems(claims);
+  if (problems.length > 0) throw new Error(`nothing started: ${problems.join("; ")}`);
+}
+
+/** What sends pg_net's requests: real pg_net's background worker, or the stand-in's dispatcher. */
+export type PgNetSender = "background worker" | "dispatcher";
+
+/** Asked of the database itself (which pg_net its migrations created), else of the installation. */
+async function pgNetSender(): Promise<PgNetSender> {
+  const kinds = await extensionKinds(localCluster).catch(() => undefined);
+  const real = kinds ? kinds.pg_net === "real" : realExtensions().has("pg_net");
+  return real ? "background worker" : "dispatcher";
+}
+
 export async function bringUp(say: (line: string) => void): Promise<void> {
+  await assertPortsFree();
   await ensurePackages(say);
   const keys = await ensureKeys();
   for (const spec of clusters) {
     const fresh = !(await isInitialised(spec));
+    if (!fresh) await assertSameExtensions(spec);
     if (fresh) {
       say(`creating the ${spec.name} cluster in ${await dataDir(spec)}`);
       await initCluster(spec);
@@ -99,7 +130,7 @@ export async function bringUp(say: (line: string) => void): Promise<void> {
   await upsertVaultSecrets({ [projectUrlSecret]: functionsOrigin, [workerKeySecret]: keys.serviceRoleKey });
   await writeStackEnv();
 
-  if (!realExtensions().has("pg_net") && !serviceState("net-dispatcher").up) {
+  if ((await pgNetSender()) === "dispatcher" && !serviceState("net-dispatcher").up) {
     say("starting the pg_net dispatcher");
     await startService("net-dispatcher", [
       deno,
@@ -161,8 +192,40 @@ async function cronVersion(port: number): Promise<string> {
     const [row] = await sql<{ extversion: string }[]>`select extversion from pg_extension where extname = 'pg_cron'`;
     return row?.extversion ?? "not created";
   } finally {
-    await sql.end();
+    await sql.end({ timeout: 5 });
   }
+}
+
+/** The background worker's pid, if real pg_net's worker runs in the working database. */
+async function pgNetWorkerPid(): Promise<number | undefined> {
+  const sql = postgres(dbUrl(localCluster.port), { max: 1, onnotice: () => {}, connect_timeout: 3 });
+  try {
+    const [row] = await sql<{ pid: number }[]>`
+      select pid from pg_catalog.pg_stat_activity where backend_type ilike 'pg_net%' order by pid limit 1`;
+    return row?.pid;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Whatever sends pg_net's requests, and whether it runs: real pg_net's worker or the dispatcher. */
+async function pgNetState(): Promise<StackStatus["parts"][number]> {
+  if ((await pgNetSender()) === "background worker") {
+    const pid = await pgNetWorkerPid().catch(() => undefined);
+    return {
+      part: "pg_net",
+      up: pid !== undefined,
+      detail: pid !== undefined
+        ? `real (background worker, pid ${pid})`
+        : "real (background worker), not running: is the local database up, with pg_net in shared_preload_libraries?",
+    };
+  }
+  const dispatcher = serviceState("net-dispatcher");
+  return {
+    part: "pg_net",
+    up: dispatcher.up,
+    detail: dispatcher.up ? `stand-in (dispatcher, pid ${dispatcher.pid})` : "stand-in (dispatcher), not running",
+  };
 }
 
 /** What is running, checked afresh each time (pid alive and answering), never from a cache. */
@@ -180,12 +243,7 @@ export async function describeStack(): Promise<StackStatus> {
   const server = serviceState("functions-server");
   const serverUp = server.up && (await functionsServerAnswers());
   parts.push({ part: "functions server", up: serverUp, detail: `${functionsOrigin}/functions/v1` + (server.pid ? ` (pid ${server.pid})` : "") });
-  if (realExtensions().has("pg_net")) {
-    parts.push({ part: "pg_net dispatcher", up: true, detail: "not needed: real pg_net sends requests" });
-  } else {
-    const dispatcher = serviceState("net-dispatcher");
-    parts.push({ part: "pg_net dispatcher", up: dispatcher.up, detail: dispatcher.pid ? `pid ${dispatcher.pid}` : "not started" });
-  }
+  parts.push(await pgNetState());
   const width = Math.max(...parts.map((p) => p.part.length));
   const lines = ["Conveyor local stack"];
   for (const p of parts) lines.push(`  ${p.part.padEnd(width)}  ${p.up ? "up  " : "DOWN"}  ${p.detail}`);

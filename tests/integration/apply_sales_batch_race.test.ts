@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
+import { withClient, withReserved } from "../support/connections.ts";
 import {
   encodeSalesBatch,
   planSalesBatch,
@@ -74,21 +75,18 @@ async function stageDocuments(
 async function withTwoWorkers(
   body: (sql: ReturnType<typeof database>, first: Reserved, second: Reserved) => Promise<void>,
 ): Promise<void> {
-  const sql = database({ max: 4 });
-  const first = await sql.reserve();
-  const second = await sql.reserve();
-  try {
-    await prepareShops(sql);
-    await pauseAutomaticWakes(sql);
-    await body(sql, first, second);
-  } finally {
-    for (const conn of [first, second]) {
-      await conn`rollback`.catch(() => {});
-      conn.release();
+  await withClient(() => database({ max: 4 }), async (sql) => {
+    try {
+      await withReserved(sql, (first) =>
+        withReserved(sql, async (second) => {
+          await prepareShops(sql);
+          await pauseAutomaticWakes(sql);
+          await body(sql, first, second);
+        }));
+    } finally {
+      await resumeAutomaticWakes(sql);
     }
-    await resumeAutomaticWakes(sql);
-    await sql.end();
-  }
+  });
 }
 
 Deno.test("a sale sent twice and applied by two workers at once ends as one operation from the later record", () =>

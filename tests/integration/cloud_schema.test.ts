@@ -4,6 +4,7 @@
  * none of the working database's pipeline internals.
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 
@@ -20,7 +21,7 @@ Deno.test("the cloud project has exactly its own migrations, recorded by supabas
       select version from supabase_migrations.schema_migrations order by version`;
     assert.deepEqual(rows.map((r) => r.version), files);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -64,6 +65,6 @@ Deno.test("the cloud project has the final tables, their read indexes and foreig
              exists (select from pg_trigger where tgname = 'sales_input_enqueue') as trigger`;
     assert.deepEqual(internals, { conveyor: false, trigger: false });
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });

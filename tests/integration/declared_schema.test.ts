@@ -16,6 +16,7 @@ import {
   stopShadow,
 } from "../../scripts/db/declared_schema.ts";
 import { stackEnv } from "../support/stack_env.ts";
+import { endClient } from "../support/connections.ts";
 
 const quiet = () => {};
 
@@ -45,7 +46,7 @@ Deno.test("a function setting or a comment the migrations lack shows up in the d
       await shadow`alter function conveyor.read_messages(text, integer, integer) reset enable_nestloop`;
       await shadow`comment on table public.shops is 'changed in the declared schema'`;
     } finally {
-      await shadow.end({ timeout: 5 });
+      await endClient(shadow);
     }
     const sql = await schemaDiff(stackEnv().DB_URL, declared);
     assert.match(sql, /read_messages/);

@@ -3,6 +3,7 @@
  * what it accepts, what it refuses (and that a refused request stores nothing).
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import { database, env, postIngest, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 
 async function storedCount(tag: string): Promise<number> {
@@ -12,26 +13,29 @@ async function storedCount(tag: string): Promise<number> {
       select count(*)::int as n from conveyor.sales_input where payload ->> 'external_id' like ${tag + "%"}`;
     return row.n;
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 }
 
 Deno.test("a JSON array of records is stored as received and answered 202 with the count and batch id", async () => {
   const sql = database({ max: 1 });
-  await prepareShops(sql);
-  const tag = uniqueTag("ingest-ok");
-  const records = [saleRecord(tag, 1), saleRecord(tag, 2, { channel: "pos" })];
-  const reply = await postIngest(JSON.stringify(records));
-  assert.equal(reply.status, 202, JSON.stringify(reply.body));
-  assert.equal(reply.body.received, 2);
-  assert.match(String(reply.body.batch_id), /^[0-9a-f-]{36}$/);
-  const rows = await sql<{ payload: Record<string, unknown>; batch_id: string }[]>`
-    select payload, batch_id::text from conveyor.sales_input
-     where payload ->> 'external_id' like ${tag + "%"} order by id`;
-  assert.equal(rows.length, 2);
-  assert.deepEqual(rows[1].payload, records[1], "the payload is kept exactly, unknown fields included");
-  assert.equal(rows[0].batch_id, reply.body.batch_id);
-  await sql.end();
+  try {
+    await prepareShops(sql);
+    const tag = uniqueTag("ingest-ok");
+    const records = [saleRecord(tag, 1), saleRecord(tag, 2, { channel: "pos" })];
+    const reply = await postIngest(JSON.stringify(records));
+    assert.equal(reply.status, 202, JSON.stringify(reply.body));
+    assert.equal(reply.body.received, 2);
+    assert.match(String(reply.body.batch_id), /^[0-9a-f-]{36}$/);
+    const rows = await sql<{ payload: Record<string, unknown>; batch_id: string }[]>`
+      select payload, batch_id::text from conveyor.sales_input
+       where payload ->> 'external_id' like ${tag + "%"} order by id`;
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows[1].payload, records[1], "the payload is kept exactly, unknown fields included");
+    assert.equal(rows[0].batch_id, reply.body.batch_id);
+  } finally {
+    await endClient(sql);
+  }
 });
 
 Deno.test("NDJSON bodies are accepted with application/x-ndjson", async () => {

@@ -10,6 +10,7 @@ import { type ColumnType, salesBatchLists } from "../../supabase/functions/proce
 import { encodeSalesBatch, planSalesBatch, salesBatchDocument } from "../../supabase/functions/process-sales/plan.ts";
 import { DEFAULT_OCCURRED_AT_WINDOW } from "../../supabase/functions/_shared/normalise/time.ts";
 import { stackEnv } from "../support/stack_env.ts";
+import { endClient } from "../support/connections.ts";
 
 const sqlTypeOf: Record<ColumnType, string> = {
   text: "text[]",
@@ -36,7 +37,7 @@ Deno.test("each list of the batch document has the fields, order and types of it
       );
     }
   } finally {
-    await sql.end({ timeout: 5 });
+    await endClient(sql);
   }
 });
 

@@ -3,6 +3,7 @@
  * by the trigger, the worker is woken through pg_net, and operations and dictionaries appear.
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import { database, postIngest, prepareShops, saleRecord, type Sql, taxIdFor, uniqueTag, waitForStatuses } from "../support/pipeline.ts";
 
 async function ingestAndWait(sql: Sql, tag: string, records: Record<string, unknown>[]): Promise<Record<string, number>> {
@@ -58,7 +59,7 @@ Deno.test("a sale sent to the ingest API becomes one normalised operation with i
     assert.ok(staged.processed_at);
     assert.equal(staged.error, null);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -80,7 +81,7 @@ Deno.test("messy names share one dictionary row: ' APPLE ' and 'Apple' are one m
     assert.equal(row.products, 1, "SKU ' ab-1 ' and 'AB-1' of one manufacturer are one product");
     assert.equal(row.name, maker.toUpperCase(), "the display name is the first cleaned form seen");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -108,7 +109,7 @@ Deno.test("bad records are rejected naming the field, kept, and the rest of the 
        where s.payload ->> 'external_id' like ${tag + "%"} and s.status = 'rejected'`;
     assert.equal(archived.n, 3, "rejected messages are archived, not retried");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -130,7 +131,7 @@ Deno.test("a replayed sale changes nothing", async () => {
     const counts = await sql`select status from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-1`}`;
     assert.deepEqual(counts.map((r) => r.status), ["processed", "processed"]);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -146,7 +147,7 @@ Deno.test("a correction (same id, new content, sent later) updates the operation
     assert.equal(rows[0].amount_text, "4498.50");
     assert.equal(rows[0].type, "return", "a return keeps a positive quantity and amount");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -164,7 +165,7 @@ Deno.test("a record from an unknown or inactive shop is rejected naming source",
     assert.match(rows[0].error, /^source: unknown shop "no-such-shop"/);
     assert.match(rows[1].error, /^source: shop "closedshop" is inactive/);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -182,7 +183,7 @@ Deno.test("a timestamp without an offset is read in the shop's time zone", async
     assert.equal(new Date(yekaterinburg.occurred_at).toISOString(), "2026-11-20T09:03:00.000Z");
     assert.equal(new Date(berlin.occurred_at).toISOString(), "2026-07-01T10:00:00.000Z");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -206,6 +207,6 @@ Deno.test("a product's name and category follow the record with the latest occur
     assert.equal(row.name, "Newest name");
     assert.equal(row.category, "Newest");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });

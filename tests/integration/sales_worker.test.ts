@@ -4,6 +4,7 @@
  * backoff, the dead letter after the last attempt, and the replay that follows a fix.
  */
 import assert from "node:assert/strict";
+import { withClient, withReserved } from "../support/connections.ts";
 import {
   database,
   drainInProcess,
@@ -28,15 +29,15 @@ async function stage(sql: Sql, records: Record<string, unknown>[]): Promise<void
 }
 
 async function withPausedWakes(run: (sql: Sql) => Promise<void>): Promise<void> {
-  const sql = database({ max: 8 });
-  try {
-    await prepareShops(sql);
-    await pauseAutomaticWakes(sql);
-    await run(sql);
-  } finally {
-    await resumeAutomaticWakes(sql);
-    await sql.end();
-  }
+  await withClient(() => database({ max: 8 }), async (sql) => {
+    try {
+      await prepareShops(sql);
+      await pauseAutomaticWakes(sql);
+      await run(sql);
+    } finally {
+      await resumeAutomaticWakes(sql);
+    }
+  });
 }
 
 Deno.test("four workers at once over overlapping dictionaries create no duplicate and hit no deadlock", async () => {
@@ -133,36 +134,38 @@ Deno.test("a worker killed mid-batch loses nothing and doubles nothing", async (
     const tag = uniqueTag("killed");
     await stage(sql, Array.from({ length: 300 }, (_, i) => saleRecord(tag, i)));
     // Hold a lock the worker's batch needs, so it is surely mid-batch when it is killed.
-    const blocker = await sql.reserve();
-    await blocker`begin`;
-    await blocker`lock table public.operations in exclusive mode`;
-    const worker = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `--config=${root}deno.json`, `${root}tests/support/sales_worker_process.ts`],
-      env: {
-        DB_URL: env.DB_URL,
-        PROCESS_SALES_VISIBILITY_SECONDS: "2",
-        PROCESS_SALES_LINGER_MS: "100",
-        WORKER_APPLICATION_NAME: `killed-${tag}`,
-      },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      const deadline = Date.now() + 20000;
-      for (;;) {
-        const [waiting] = await sql<{ n: number }[]>`
-          select count(*)::int as n from pg_stat_activity
-           where application_name = ${`killed-${tag}`} and wait_event_type = 'Lock'`;
-        if (waiting.n > 0) break;
-        if (Date.now() > deadline) throw new Error("the worker never reached the blocked batch");
-        await new Promise((r) => setTimeout(r, 50));
+    await withReserved(sql, async (blocker) => {
+      await blocker`begin`;
+      await blocker`lock table public.operations in exclusive mode`;
+      const worker = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `--config=${root}deno.json`, `${root}tests/support/sales_worker_process.ts`],
+        env: {
+          DB_URL: env.DB_URL,
+          PROCESS_SALES_VISIBILITY_SECONDS: "2",
+          PROCESS_SALES_LINGER_MS: "100",
+          WORKER_APPLICATION_NAME: `killed-${tag}`,
+        },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const deadline = Date.now() + 20000;
+        for (;;) {
+          const [waiting] = await sql<{ n: number }[]>`
+            select count(*)::int as n from pg_stat_activity
+             where application_name = ${`killed-${tag}`} and wait_event_type = 'Lock'`;
+          if (waiting.n > 0) break;
+          if (Date.now() > deadline) throw new Error("the worker never reached the blocked batch");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        try {
+          worker.kill("SIGKILL");
+        } catch { /* exited already */ }
+        await worker.status;
       }
-      worker.kill("SIGKILL");
-      await worker.status;
-    } finally {
       await blocker`rollback`;
-      blocker.release();
-    }
+    });
     // Whatever the killed worker's backend does now, its batch commits whole or not at all.
     await new Promise((r) => setTimeout(r, 2200)); // past the visibility timeout
     const config = testWorkerConfig({ PROCESS_SALES_VISIBILITY_SECONDS: "5" });
@@ -197,38 +200,34 @@ Deno.test("transient failures retry with backoff, end in the dead letter after t
     await drainInProcess(sql, config);
     assert.deepEqual(await statuses(sql, tag), { processed: 1 });
     await stage(sql, [saleRecord(tag, 2, { occurred_at: "2026-11-21T10:00:00Z", product: { ...saleRecord(tag, 1).product as object, name: "Renamed" } })]);
-    const impatient = database({ max: 2, connection: { lock_timeout: 300 } });
-    const blocker = await sql.reserve();
-    try {
-      await blocker`begin`;
-      await blocker`
-        select p.id from public.products p join public.manufacturers m on m.id = p.manufacturer_id
-         where m.name_key = lower(${`Maker ${tag}`}) for update`;
-      const first = await drainInProcess(impatient, config);
-      const deferredBy = new Date();
-      assert.equal(first.stopped, "transient_error");
-      assert.equal(first.deferred, 1);
-      const [noted] = await sql`select status, attempts, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
-      assert.equal(noted.status, "received", "a transient failure is retried, not rejected");
-      assert.equal(noted.attempts, 1);
-      assert.match(noted.error, /lock/);
-      // Compared with the time the drain returned, not now(): finding the row may take a while.
-      const [message] = await sql<{ later: boolean }[]>`
-        select q.vt > ${deferredBy}::timestamptz + interval '0.3 seconds' as later from pgmq.q_sales_input q
-          join conveyor.sales_input s on s.id = (q.message ->> 'id')::bigint
-         where s.payload ->> 'external_id' = ${`${tag}-2`}`;
-      assert.equal(message.later, true, "the message is hidden for the backoff delay");
-      await new Promise((r) => setTimeout(r, 1100));
-      const second = await drainInProcess(impatient, config);
-      assert.equal(second.stopped, "transient_error");
-      await new Promise((r) => setTimeout(r, 1100));
-      const third = await drainInProcess(impatient, config);
-      assert.equal(third.failed, 1, JSON.stringify(third));
-    } finally {
-      await blocker`rollback`;
-      blocker.release();
-      await impatient.end();
-    }
+    await withClient(() => database({ max: 2, connection: { lock_timeout: 300 } }), (impatient) =>
+      withReserved(sql, async (blocker) => {
+        await blocker`begin`;
+        await blocker`
+          select p.id from public.products p join public.manufacturers m on m.id = p.manufacturer_id
+           where m.name_key = lower(${`Maker ${tag}`}) for update`;
+        const first = await drainInProcess(impatient, config);
+        const deferredBy = new Date();
+        assert.equal(first.stopped, "transient_error");
+        assert.equal(first.deferred, 1);
+        const [noted] = await sql`select status, attempts, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
+        assert.equal(noted.status, "received", "a transient failure is retried, not rejected");
+        assert.equal(noted.attempts, 1);
+        assert.match(noted.error, /lock/);
+        // Compared with the time the drain returned, not now(): finding the row may take a while.
+        const [message] = await sql<{ later: boolean }[]>`
+          select q.vt > ${deferredBy}::timestamptz + interval '0.3 seconds' as later from pgmq.q_sales_input q
+            join conveyor.sales_input s on s.id = (q.message ->> 'id')::bigint
+           where s.payload ->> 'external_id' = ${`${tag}-2`}`;
+        assert.equal(message.later, true, "the message is hidden for the backoff delay");
+        await new Promise((r) => setTimeout(r, 1100));
+        const second = await drainInProcess(impatient, config);
+        assert.equal(second.stopped, "transient_error");
+        await new Promise((r) => setTimeout(r, 1100));
+        const third = await drainInProcess(impatient, config);
+        assert.equal(third.failed, 1, JSON.stringify(third));
+        await blocker`rollback`;
+      }));
     const [dead] = await sql`select status, attempts, error from conveyor.sales_input where payload ->> 'external_id' = ${`${tag}-2`}`;
     assert.equal(dead.status, "failed");
     assert.equal(dead.attempts, 2);

@@ -1,9 +1,13 @@
 /**
  * The local stack's commands, run as a user runs them, on a second stack with its own state
  * folder and ports so the suite's main stack is untouched: up, up again (a no-op), status after a
- * part is killed, env, down (nothing left running), up again.
+ * part is killed, env, down (nothing left running), up again. Whichever pg_net and Vault the
+ * PostgreSQL run has (real or stand-in), status says which sends the requests, and a Vault
+ * secret outlives a restart.
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { withClient } from "../support/connections.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -58,17 +62,71 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
     return found;
   };
 
+  const localDb = () =>
+    postgres(`postgresql://postgres:postgres@127.0.0.1:${env.CONVEYOR_LOCAL_DB_PORT}/postgres`, {
+      max: 1,
+      onnotice: () => {},
+    });
+  const secretName = `conveyor-lifecycle-${crypto.randomUUID()}`;
+
   try {
     let first: Record<string, number> = {};
+    let realPgNet = false;
+    let rootKey: string | undefined;
     await t.step("up creates both clusters, applies migrations and starts the services", async () => {
       const up = await stack("up");
       assert.equal(up.code, 0, up.stderr + up.stdout);
       assert.match(up.stdout, /local database\s+up/);
       assert.match(up.stdout, /cloud database\s+up/);
       assert.match(up.stdout, /functions server\s+up/);
-      assert.match(up.stdout, /extensions \(local\): pgmq: (real|stand-in), pg_net: (real|stand-in)/);
+      const kinds = up.stdout.match(/extensions \(local\): pgmq: (real|stand-in), pg_net: (real|stand-in)/);
+      assert.ok(kinds, up.stdout);
+      realPgNet = kinds[2] === "real";
       first = pids();
       assert.ok(first.local && first.cloud && first["functions-server"], JSON.stringify(first));
+    });
+
+    await t.step("status names what sends pg_net's requests, and only the stand-in gets a dispatcher", async () => {
+      const status = await stack("status");
+      assert.equal(status.code, 0, status.stdout);
+      if (realPgNet) {
+        const [worker] = await withClient(localDb, (sql) =>
+          sql<{ pid: number }[]>`select pid from pg_stat_activity where backend_type ilike 'pg_net%'`);
+        assert.ok(worker, "real pg_net's background worker runs");
+        assert.match(status.stdout, new RegExp(`pg_net\\s+up\\s+real \\(background worker, pid ${worker.pid}\\)`));
+        assert.equal(first["net-dispatcher"], undefined, "no dispatcher is started for real pg_net");
+        assert.doesNotMatch(status.stdout, /dispatcher/);
+      } else {
+        assert.ok(first["net-dispatcher"] && alive(first["net-dispatcher"]), JSON.stringify(first));
+        assert.match(status.stdout, new RegExp(`pg_net\\s+up\\s+stand-in \\(dispatcher, pid ${first["net-dispatcher"]}\\)`));
+      }
+    });
+
+    await t.step("a Vault secret is stored encrypted, under the stack's root key when Vault is real", async () => {
+      await withClient(localDb, async (sql) => {
+        await sql`select vault.create_secret('kept across restarts', ${secretName})`;
+        const [{ real }] = await sql<{ real: boolean }[]>`
+          select exists (select from pg_extension where extname = 'supabase_vault') as real`;
+        const [{ preload }] = await sql<{ preload: string }[]>`select current_setting('shared_preload_libraries') as preload`;
+        const libraries = preload.split(",").map((l) => l.trim());
+        assert.ok(libraries.includes("pg_cron"), preload);
+        assert.equal(libraries.includes("pg_net"), realPgNet, preload);
+        assert.equal(libraries.includes("supabase_vault"), real, preload);
+        if (!real) return;
+        const [{ script }] = await sql<{ script: string }[]>`select current_setting('vault.getkey_script') as script`;
+        const printed = await new Deno.Command(script, { stdout: "piped" }).output();
+        assert.ok(printed.success, `${script} runs`);
+        assert.match(new TextDecoder().decode(printed.stdout).split("\n")[0], /^[0-9a-f]{64}$/);
+        rootKey = new TextDecoder().decode(printed.stdout);
+        // Owned by the user the server runs as (`postgres` when the stack runs as root), private to it.
+        const serverUid = Deno.statSync(`${stateDir}/clusters/local/PG_VERSION`).uid;
+        const keyFile = `${script.slice(0, script.lastIndexOf("/"))}/root.key`;
+        for (const [file, mode] of [[script, 0o700], [keyFile, 0o600]] as const) {
+          const info = Deno.statSync(file);
+          assert.equal(info.uid, serverUid, `${file} is owned by the server's user`);
+          assert.equal(info.mode! & 0o777, mode, `${file} has mode ${mode.toString(8)}`);
+        }
+      });
     });
 
     await t.step("a second up is a no-op: same processes, nothing created", async () => {
@@ -124,12 +182,21 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
       assert.doesNotMatch(status.stdout, /\sup\s{2}/);
     });
 
-    await t.step("up after down works again, keeping the data", async () => {
+    await t.step("up after down works again, keeping the data and the Vault secrets", async () => {
       const up = await stack("up");
       assert.equal(up.code, 0, up.stderr + up.stdout);
       assert.doesNotMatch(up.stderr, /creating the/);
       const status = await stack("status");
       assert.equal(status.code, 0, status.stdout);
+      const [secret] = await withClient(localDb, (sql) =>
+        sql<{ decrypted_secret: string }[]>`select decrypted_secret from vault.decrypted_secrets where name = ${secretName}`);
+      assert.equal(secret?.decrypted_secret, "kept across restarts");
+      if (rootKey !== undefined) {
+        const [{ script }] = await withClient(localDb, (sql) =>
+          sql<{ script: string }[]>`select current_setting('vault.getkey_script') as script`);
+        const printed = await new Deno.Command(script, { stdout: "piped" }).output();
+        assert.equal(new TextDecoder().decode(printed.stdout), rootKey, "the same root key after the restart");
+      }
     });
   } finally {
     await stack("down");

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { database, saleRecord, uniqueTag } from "../support/pipeline.ts";
+import { endClient } from "../support/connections.ts";
 
 Deno.test("a bulk insert without batch_id is stored, the rows of one transaction sharing one batch", async () => {
   const sql = database({ max: 1 });
@@ -20,7 +21,7 @@ Deno.test("a bulk insert without batch_id is stored, the rows of one transaction
     assert.deepEqual(rows.map((r) => r.n), [3, 1], "two transactions, two batches");
     assert.match(rows[0].batch_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -52,6 +53,6 @@ Deno.test("a bulk insert of a payload holding \\u0000 or a lone surrogate is ref
     const [all] = await sql<{ ok: boolean }[]>`select count(payload::jsonb) >= 0 as ok from conveyor.sales_input`;
     assert.equal(all.ok, true, "every stored payload converts to jsonb");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });

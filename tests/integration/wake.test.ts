@@ -4,6 +4,7 @@
  * net._http_response. pg_cron holds the safety net.
  */
 import assert from "node:assert/strict";
+import { endClient, withReserved } from "../support/connections.ts";
 import { database } from "../support/pipeline.ts";
 
 async function responseFor(sql: ReturnType<typeof database>, id: string, timeoutMs = 10000) {
@@ -19,13 +20,14 @@ async function responseFor(sql: ReturnType<typeof database>, id: string, timeout
 Deno.test("conveyor.wake_function reaches the function after commit, and its answer lands in net._http_response", async () => {
   const sql = database({ max: 2 });
   try {
-    const conn = await sql.reserve();
-    await conn`begin`;
-    const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales', '{"reason": "smoke test"}'::jsonb)::text as id`;
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(await responseFor(sql, id, 0), undefined, "nothing is sent before commit");
-    await conn`commit`;
-    conn.release();
+    const id = await withReserved(sql, async (conn) => {
+      await conn`begin`;
+      const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales', '{"reason": "smoke test"}'::jsonb)::text as id`;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await responseFor(sql, id, 0), undefined, "nothing is sent before commit");
+      await conn`commit`;
+      return id;
+    });
     const response = await responseFor(sql, id);
     assert.ok(response, "a response was recorded");
     assert.equal(response.status_code, 202, JSON.stringify(response));
@@ -34,21 +36,22 @@ Deno.test("conveyor.wake_function reaches the function after commit, and its ans
     assert.equal(body.accepted, true, "the worker accepted the call with the key from Vault");
     assert.match(body.run_id, /^[0-9a-f-]{36}$/);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
 Deno.test("a wake inside a rolled-back transaction is never sent", async () => {
   const sql = database({ max: 2 });
   try {
-    const conn = await sql.reserve();
-    await conn`begin`;
-    const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales')::text as id`;
-    await conn`rollback`;
-    conn.release();
+    const id = await withReserved(sql, async (conn) => {
+      await conn`begin`;
+      const [{ id }] = await conn<{ id: string }[]>`select conveyor.wake_function('process-sales')::text as id`;
+      await conn`rollback`;
+      return id;
+    });
     assert.equal(await responseFor(sql, id, 1500), undefined);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -64,7 +67,7 @@ Deno.test("a wake for a missing secret names the secret and how to set it", asyn
       },
     );
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -79,7 +82,7 @@ Deno.test("pg_cron runs the process-sales safety net at the finest schedule it s
     assert.equal(job.schedule, major > 1 || minor >= 5 ? "10 seconds" : "* * * * *");
     assert.match(job.command, /conveyor\.wake_if_pending\('process-sales', 'sales_input'\)/);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -95,7 +98,10 @@ Deno.test("the safety net wakes the worker only when its queue holds visible mes
     const response = await responseFor(sql as ReturnType<typeof database>, pending.id);
     assert.equal(response?.status_code, 202);
   } finally {
-    await sql`select pgmq.drop_queue('conveyor_wake_probe')`;
-    await sql.end();
+    try {
+      await sql`select pgmq.drop_queue('conveyor_wake_probe')`;
+    } finally {
+      await endClient(sql);
+    }
   }
 });

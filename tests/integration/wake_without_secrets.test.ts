@@ -19,6 +19,7 @@ import {
   waitForStatuses,
 } from "../support/pipeline.ts";
 import { pause, waitFor } from "../support/waiting.ts";
+import { endClient } from "../support/connections.ts";
 
 type WakeState = { last_wake_error: string | null; last_wake_error_at: Date | null; paused: boolean };
 
@@ -83,7 +84,7 @@ Deno.test("with the project URL missing from Vault, ingest stores the records (2
     await sql`select conveyor.request_wake('process-sales', 'test')`;
     assert.equal((await wakeState(sql)).last_wake_error, null, "a successful wake clears the error");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -109,8 +110,8 @@ Deno.test("the safety net tolerates a missing secret: a warning and the error in
   } finally {
     await sql`select pgmq.drop_queue(${queue})`;
     await sql`update conveyor.function_wakes set last_wake_error = null where function_name = 'process-sales'`;
-    await listening.end();
-    await sql.end();
+    await endClient(listening);
+    await endClient(sql);
   }
 });
 
@@ -132,6 +133,6 @@ Deno.test("conveyor.resume_wakes unpauses the worker's wakes and wakes it when r
     assert.deepEqual(counts, { processed: 1 });
   } finally {
     await sql`update conveyor.function_wakes set paused = false where function_name = 'process-sales'`;
-    await sql.end();
+    await endClient(sql);
   }
 });

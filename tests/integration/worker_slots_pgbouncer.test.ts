@@ -21,6 +21,7 @@ import {
   testWorkerConfig,
   uniqueTag,
 } from "../support/pipeline.ts";
+import { endClient } from "../support/connections.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +34,7 @@ async function withPooler(poolSize: number, run: (pooler: PgBouncer, direct: Sql
   try {
     await run(pooler, direct);
   } finally {
-    await direct.end();
+    await endClient(direct);
     await pooler.stop();
   }
 }
@@ -59,8 +60,8 @@ Deno.test("through a transaction pooler a session advisory lock keeps no one out
       assert.equal(second.locked, true, "the second client got the 'held' lock: both ran on the one server session");
       await a`select pg_advisory_unlock_all()`;
     } finally {
-      await a.end();
-      await b.end();
+      await endClient(a);
+      await endClient(b);
     }
   });
 });
@@ -97,7 +98,7 @@ Deno.test("workers through pgbouncer in transaction mode, more clients than serv
       const [left] = await direct<{ n: number }[]>`select count(*)::int as n from conveyor.worker_leases where worker = ${worker}`;
       assert.equal(left.n, 0, "every slot was released");
     } finally {
-      await Promise.all(clients.map((c) => c.end()));
+      await Promise.all(clients.map((c) => endClient(c)));
       await direct`delete from conveyor.worker_leases where worker = ${worker}`;
     }
   });
@@ -133,7 +134,7 @@ Deno.test("sales workers drain through pgbouncer in transaction mode, at most ma
       assert.ok(ran.every((s) => s.slot === 1 || s.slot === 2));
       assert.deepEqual(await statuses(direct, tag), { processed: 1500 });
     } finally {
-      await sql.end();
+      await endClient(sql);
       await resumeAutomaticWakes(direct);
     }
   });
@@ -181,6 +182,12 @@ Deno.test("the slot of a worker killed mid-batch is taken over once its lease ex
           select conveyor.take_worker_slot('process-sales', 1, ${holder}::uuid, 5) as slot`;
         assert.equal(held.slot, null, "the dead worker's lease still holds the only slot");
       } finally {
+        try {
+          worker.kill("SIGKILL"); // when a wait above failed before the kill
+        } catch {
+          // already killed
+        }
+        await worker.status;
         await blocker`rollback`;
         blocker.release();
       }
@@ -194,7 +201,7 @@ Deno.test("the slot of a worker killed mid-batch is taken over once its lease ex
           await sleep(200);
         }
       } finally {
-        await sql.end();
+        await endClient(sql);
       }
       assert.deepEqual(await statuses(direct, tag), { processed: 200 });
       const [ops] = await direct<{ n: number; ids: number }[]>`
@@ -221,8 +228,8 @@ Deno.test("a released slot is free at once through pgbouncer", async () => {
       assert.equal(await second.take(worker, 1, holderB, 60), 1, "free at once after release");
       assert.equal(await first.renew(worker, 1, holderA, 60), false, "the former holder's renewal is refused");
     } finally {
-      await a.end();
-      await b.end();
+      await endClient(a);
+      await endClient(b);
       await direct`delete from conveyor.worker_leases where worker = ${worker}`;
     }
   });

@@ -5,6 +5,7 @@
  * hold with any number of dispatchers.
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 import {
@@ -24,7 +25,7 @@ async function realPgNetInstalled(): Promise<boolean> {
     const rows = await sql`select 1 from pg_catalog.pg_extension where extname = 'pg_net'`;
     return rows.length > 0;
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 }
 
@@ -101,7 +102,7 @@ Deno.test({
     } finally {
       await first.stop();
       await second.stop();
-      await sql.end();
+      await endClient(sql);
       await server.shutdown();
     }
   },
@@ -162,7 +163,7 @@ Deno.test({
       });
     } finally {
       if (!stopped) await dispatcher.stop();
-      await sql.end();
+      await endClient(sql);
       await server.shutdown();
     }
   },

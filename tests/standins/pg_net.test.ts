@@ -7,6 +7,7 @@
  * Each test runs its own HTTP server on 127.0.0.1, which the database server must reach.
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 import { pause, waitFor } from "../support/waiting.ts";
@@ -90,7 +91,7 @@ async function withStack(
     await body(sql, server);
   } finally {
     await server.close();
-    await sql.end();
+    await endClient(sql);
   }
 }
 

@@ -11,6 +11,7 @@
  * (bigint vs bigint[]), so an uncast argument there is "function is not unique" (see the last test).
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 
@@ -61,7 +62,7 @@ async function withQueue(
     try {
       await sql`select pgmq.drop_queue(queue_name => ${queue}::text)`;
     } finally {
-      await sql.end();
+      await endClient(sql);
     }
   }
 }
@@ -100,7 +101,7 @@ Deno.test("the database has pgmq, either the real extension or the local stand-i
     }
     assert.ok(row.schema_exists, "schema pgmq should exist (extension or stand-in)");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -133,7 +134,7 @@ Deno.test("create_unlogged makes an unlogged message table and lists the queue a
     assert.equal(listed.is_unlogged, true);
   } finally {
     await sql`select pgmq.drop_queue(${queue}::text)`;
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -155,7 +156,7 @@ Deno.test("queue names become lower-case table names; names of 48 characters or 
   } finally {
     await sql`select pgmq.drop_queue(${mixed}::text)`;
     await sql`select pgmq.drop_queue(${longest}::text)`;
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -514,7 +515,7 @@ Deno.test("drop_queue removes the queue's tables and its listing", async () => {
     const listed = await sql`select 1 from pgmq.list_queues() where queue_name = ${queue}::text`;
     assert.equal(listed.length, 0);
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 

@@ -5,6 +5,7 @@
  * column: on Supabase it holds ciphertext.
  */
 import assert from "node:assert/strict";
+import { endClient } from "../support/connections.ts";
 import postgres from "postgres";
 import { stackEnv } from "../support/stack_env.ts";
 
@@ -35,7 +36,7 @@ async function withVault(
     try {
       if (made.length > 0) await sql`delete from vault.secrets where id = any(${made}::uuid[])`;
     } finally {
-      await sql.end();
+      await endClient(sql);
     }
   }
 }

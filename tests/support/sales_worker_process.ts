@@ -9,6 +9,7 @@ import { workerConfig } from "../../supabase/functions/_shared/config.ts";
 import { usesPreparedStatements } from "../../supabase/functions/_shared/db.ts";
 import { logger } from "../../supabase/functions/_shared/log.ts";
 import { drainSalesQueue } from "../../supabase/functions/process-sales/drain.ts";
+import { endClient } from "./connections.ts";
 
 const config = workerConfig({ ...Deno.env.toObject(), SUPABASE_DB_URL: Deno.env.get("DB_URL") });
 const sql = postgres(config.SUPABASE_DB_URL, {
@@ -18,4 +19,4 @@ const sql = postgres(config.SUPABASE_DB_URL, {
   connection: { application_name: Deno.env.get("WORKER_APPLICATION_NAME") ?? "conveyor-test-worker" },
 });
 console.log(JSON.stringify(await drainSalesQueue(sql, config, logger({ function: "process-sales", pid: Deno.pid }))));
-await sql.end();
+await endClient(sql);
