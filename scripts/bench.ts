@@ -48,8 +48,8 @@ import {
   type Sql,
   unprocessedProblem,
   waitUntilDrained,
-} from "./pipeline/sales_client.ts";
-import { generateSales, generateSalesSample } from "./sample/sales_sample.ts";
+} from "../lib/sales_client.ts";
+import { generateSales, generateSalesSample } from "../lib/sales_sample.ts";
 import { commandLine, parseCommandLine } from "./command_line.ts";
 
 const targets = {

@@ -17,8 +17,8 @@ import {
   topRejections,
   unprocessedProblem,
   waitUntilDrained,
-} from "./pipeline/sales_client.ts";
-import { generateSalesSample } from "./sample/sales_sample.ts";
+} from "../lib/sales_client.ts";
+import { generateSalesSample } from "../lib/sales_sample.ts";
 
 const program = commandLine("demo", "Brings the local stack up, sends a generated messy sample through the ingest API, waits until the pipeline has drained and prints a summary. Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones.")
   .option("--records <n>", "how many records to send", "50000")

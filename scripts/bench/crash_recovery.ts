@@ -13,8 +13,8 @@ import {
   sendBatches,
   type Sql,
   waitUntilDrained,
-} from "../pipeline/sales_client.ts";
-import { generateSales } from "../sample/sales_sample.ts";
+} from "../../lib/sales_client.ts";
+import { generateSales } from "../../lib/sales_sample.ts";
 
 export interface CrashRecovery {
   records: number;

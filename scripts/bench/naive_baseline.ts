@@ -19,8 +19,8 @@ import {
   type NormalisedSale,
   normaliseSale,
   type Shop,
+  supplierIdentity,
 } from "../../supabase/functions/_shared/normalise/sale.ts";
-import { supplierIdentity } from "../../supabase/functions/process-sales/plan.ts";
 
 export const naiveSchema = "bench_naive";
 export const naiveQueue = "bench_naive_jobs";

@@ -8,7 +8,7 @@ import {
   encodeBatches,
   sendBatches,
   waitUntilDrained,
-} from "../../scripts/pipeline/sales_client.ts";
+} from "../../lib/sales_client.ts";
 import { endClient, withClient, withReserved } from "../support/connections.ts";
 import { database, env, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 

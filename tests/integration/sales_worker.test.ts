@@ -250,7 +250,7 @@ Deno.test("transient failures retry with backoff, end in the dead letter after t
   });
 });
 
-Deno.test("a rejected record is replayed by conveyor.requeue_sales_input after its shop is added", async () => {
+Deno.test("a rejected record is replayed by conveyor.requeue after its shop is added", async () => {
   await withPausedWakes(async (sql) => {
     const tag = uniqueTag("replay-shop");
     const shop = `shop-${Date.now().toString(36)}`;

@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { type WorkerConfig, workerConfig } from "../../supabase/functions/_shared/config.ts";
 import { log, type Logger } from "../../supabase/functions/_shared/log.ts";
 import { drainSalesQueue, type DrainSummary } from "../../supabase/functions/process-sales/drain.ts";
-import { seedShops } from "../../scripts/pipeline/sales_client.ts";
+import { seedShops } from "../../lib/sales_client.ts";
 import { stackEnv } from "./stack_env.ts";
 
 export const env = stackEnv();

@@ -11,7 +11,7 @@ import {
   timeZoneOffsetMs,
 } from "../../supabase/functions/_shared/normalise/time.ts";
 import { normaliseSale, type ShopLookup } from "../../supabase/functions/_shared/normalise/sale.ts";
-import { prng } from "../../scripts/sample/sales_sample.ts";
+import { prng } from "../../lib/sales_sample.ts";
 
 // The normalisers skip work for common input (plain ASCII/Cyrillic text, formatted offsets,
 // records that break no rule). These tests hold the shortcuts to the plain definitions.

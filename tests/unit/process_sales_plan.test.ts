@@ -7,9 +7,9 @@ import {
   type QueuedSale,
   salesBatchDocument,
   splitBatch,
-  supplierIdentity,
   toColumns,
 } from "../../supabase/functions/process-sales/plan.ts";
+import { supplierIdentity } from "../../supabase/functions/_shared/normalise/sale.ts";
 
 const window = DEFAULT_OCCURRED_AT_WINDOW;
 const shops = new Map([

@@ -3,7 +3,7 @@
  * time where the caller asks, so that each run's sales can come after the previous run's.
  */
 import assert from "node:assert/strict";
-import { generateSales } from "../../scripts/sample/sales_sample.ts";
+import { generateSales } from "../../lib/sales_sample.ts";
 
 const occurredAt = (record: Record<string, unknown>) => String(record.occurred_at);
 
@@ -26,7 +26,7 @@ Deno.test("generated sales start at startAt and move forward about a second per 
 });
 
 Deno.test("the sample says which records break a rule on purpose, replays of them included", async () => {
-  const { generateSalesSample } = await import("../../scripts/sample/sales_sample.ts");
+  const { generateSalesSample } = await import("../../lib/sales_sample.ts");
   const { records, deliberatelyBad } = generateSalesSample({ count: 3000, seed: 9, badShare: 0.05 });
   assert.equal(deliberatelyBad.length, records.length);
   const bad = deliberatelyBad.filter(Boolean).length;
@@ -35,7 +35,7 @@ Deno.test("the sample says which records break a rule on purpose, replays of the
 });
 
 Deno.test("a run that leaves records unprocessed, failed or rejected beyond the deliberate ones is a problem", async () => {
-  const { unprocessedProblem } = await import("../../scripts/pipeline/sales_client.ts");
+  const { unprocessedProblem } = await import("../../lib/sales_client.ts");
   const done = { total: 100, received: 0, processed: 98, rejected: 2, failed: 0 };
   assert.equal(unprocessedProblem(done, 100, 2), null);
   assert.equal(

@@ -7,7 +7,7 @@
  * those into the columnar document conveyor.apply_sales_batch takes.
  */
 import type { Tables } from "../_shared/database.types.ts";
-import { normaliseSale, type NormalisedSale } from "../_shared/normalise/sale.ts";
+import { normaliseSale, type NormalisedSale, supplierIdentity } from "../_shared/normalise/sale.ts";
 import {
   dictionaryColumns,
   fieldsOf,
@@ -78,11 +78,6 @@ export interface ApplyBatch {
   rejected: UnprocessableSale[];
   failed: UnprocessableSale[];
   done_msg_ids: number[];
-}
-
-/** A supplier is its tax id when it has one, else its name. */
-export function supplierIdentity(supplier: { name_key: string; tax_id?: string }): string {
-  return supplier.tax_id ? `tax:${supplier.tax_id}` : `name:${supplier.name_key}`;
 }
 
 export function toNormalisedSaleRow(sale: NormalisedSale, message: QueuedSale & { inputId: number }): NormalisedSaleRow {

@@ -3,7 +3,7 @@
 --   processed -> normalised into public.operations
 --   rejected  -> broke a rule; `error` names the field; kept, never retried on its own
 --   failed    -> transient errors exhausted the attempts (dead letter); `error` is the last one
--- Rejected and failed rows are replayed with conveyor.requeue_sales_input() after a fix.
+-- Rejected and failed rows are replayed with conveyor.requeue('sales') after a fix.
 -- Every insert statement queues one pgmq message per new row ({"id": <staging id>}) in one
 -- send_batch, then wakes the process-sales worker (coalesced). The queue itself is created by a
 -- migration (20261204000300_sales_queue_and_safety_net.sql).

@@ -85,6 +85,11 @@ export type NormalisedSale = {
 
 export type SaleResult = Result<NormalisedSale>;
 
+/** A supplier is its tax id when it has one, else its name (the key of public.suppliers). */
+export function supplierIdentity(supplier: { name_key: string; tax_id?: string }): string {
+  return supplier.tax_id ? `tax:${supplier.tax_id}` : `name:${supplier.name_key}`;
+}
+
 // ---------------------------------------------------------------------------
 // Field rules: each reads one raw value and returns its normalised form or a message.
 

@@ -216,7 +216,7 @@ select is(conveyor.secret('conveyor_worker_key'),
             where s.name = 'conveyor_worker_key' order by s.created_at desc limit 1),
           'conveyor.secret returns the value stored in Vault');
 
--- conveyor.read_sales_messages: the worker's read --------------------------------------------------
+-- conveyor.read_messages: the worker's read --------------------------------------------------
 
 insert into conveyor.sales_input (payload, batch_id)
 select jsonb_build_object('probe', g)::json, gen_random_uuid() from generate_series(1, 3) as g;
@@ -226,25 +226,25 @@ create temporary table read_probe as
 select * from conveyor.read_messages('sales_input', 60, 2);
 
 select is(array(select msg_id from read_probe order by msg_id), array(select msg_id from oldest_visible),
-          'read_sales_messages returns up to qty messages, the oldest visible first');
+          'read_messages returns up to qty messages, the oldest visible first');
 select ok((select bool_and(r.read_ct = o.read_ct + 1 and q.read_ct = r.read_ct
                           and q.vt > clock_timestamp() + interval '50 seconds')
              from read_probe as r
              join oldest_visible as o using (msg_id)
              join pgmq.q_sales_input as q using (msg_id)),
-          'read_sales_messages hides what it read for visibility_seconds and counts the read');
+          'read_messages hides what it read for visibility_seconds and counts the read');
 select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'conveyor.read_messages(text, integer, integer)'::regprocedure),
-          'read_sales_messages is planned with random_page_cost 1.1 (index probes into the queue)');
+          'read_messages is planned with random_page_cost 1.1 (index probes into the queue)');
 select ok((select 'enable_seqscan=off' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'conveyor.read_messages(text, integer, integer)'::regprocedure),
-          'read_sales_messages always walks the queue by its primary key (sequential scans off)');
+          'read_messages always walks the queue by its primary key (sequential scans off)');
 select ok((select 'random_page_cost=1.1' = any (p.proconfig) from pg_catalog.pg_proc as p
             where p.oid = 'conveyor.apply_sales_batch(jsonb)'::regprocedure),
           'apply_sales_batch is planned with random_page_cost 1.1 (pgmq.delete by id)');
 select ok((select array['enable_nestloop=off', 'enable_hashjoin=off'] <@ p.proconfig from pg_catalog.pg_proc as p
             where p.oid = 'conveyor.read_messages(text, integer, integer)'::regprocedure),
-          'read_sales_messages joins its ids back to the queue by merge join only (no nested loop over a queue the statistics call empty)');
+          'read_messages joins its ids back to the queue by merge join only (no nested loop over a queue the statistics call empty)');
 
 select * from finish();
 rollback;

@@ -20,7 +20,7 @@ export interface IngestReply {
 }
 
 export async function seedShops(sql: Sql): Promise<void> {
-  const seed = await Deno.readTextFile(new URL("../../supabase/seed.sql", import.meta.url));
+  const seed = await Deno.readTextFile(new URL("../supabase/seed.sql", import.meta.url));
   await sql.unsafe(seed);
 }
 

@@ -1,5 +1,5 @@
--- Retries and replay: conveyor.requeue_sales_input puts rejected/failed (or, when asked, processed)
--- staging rows back on the queue; conveyor.defer_sales_messages records a transient error and pushes
+-- Retries and replay: conveyor.requeue(pipeline) puts rejected/failed (or, when asked, processed)
+-- staging rows back on the queue; conveyor.defer_messages(pipeline) records a transient error and pushes
 -- the messages' visibility out.
 -- Runs in one transaction that is rolled back: nothing persists, including the messages and the
 -- rows requeued by the call without filters (which touches every rejected/failed row there is).
@@ -202,7 +202,7 @@ select is(array(select convert_from(r.body, 'UTF8')::jsonb
           'a requeue makes one wake request for process-sales, reason requeue');
 update conveyor.function_wakes set paused = true where function_name = 'process-sales';
 
--- conveyor.defer_sales_messages -----------------------------------------------------------------------
+-- conveyor.defer_messages ---------------------------------------------------------------------------
 
 -- c1..c4 arrive as received (the trigger queues a message each); c4 is then processed.
 select pg_temp.mark('defer');
