@@ -15,6 +15,7 @@ import {
   bootstrapCluster,
   initCluster,
   isRunning,
+  psqlFile,
   startCluster,
   stopCluster,
   wipeCluster,
@@ -116,19 +117,7 @@ export async function buildDeclaredDatabase(database: DatabaseName, say: (line: 
   say(`building the declared ${database} schema in the shadow cluster (${files.length} files)`);
   // As pg_dump does: function bodies are checked when called, so files need not be ordered by
   // what their functions use (the generated migration is ordered by dependency anyway).
-  const env = { ...Deno.env.toObject(), PGOPTIONS: "-c check_function_bodies=off" };
-  for (const file of files) {
-    await runChecked(`applying ${file.replace(`${repoRoot}/`, "")} to the shadow cluster`, [
-      "psql",
-      dbUrl(shadowCluster.port),
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-f",
-      file,
-    ], { env });
-  }
+  for (const file of files) await psqlFile(shadowCluster, file, { check_function_bodies: "off" });
   return dbUrl(shadowCluster.port);
 }
 

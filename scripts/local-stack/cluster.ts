@@ -4,7 +4,7 @@
  * Supabase CLI.
  */
 import postgres from "postgres";
-import { type ClusterSpec, dbPassword, dbUrl, pgBin, repoRoot, stateDir } from "./settings.ts";
+import { type ClusterSpec, dbPassword, dbUrl, pathExists, pgBin, repoRoot, stateDir } from "./settings.ts";
 import { isRoot, run, runChecked, waitFor } from "./processes.ts";
 import { extensionControlFile, hasExtension } from "./postgres-install.ts";
 import { ensureVaultKeyFiles } from "./vault-key.ts";
@@ -30,18 +30,9 @@ const debianPackages = [
   { file: () => "/usr/sbin/pgbouncer", pkg: "pgbouncer" },
 ];
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Installs the Debian packages the stack needs when root; otherwise says which command does. */
 export async function ensurePackages(log: (line: string) => void): Promise<void> {
-  const missing = debianPackages.filter((p) => !exists(p.file())).map((p) => p.pkg);
+  const missing = debianPackages.filter((p) => !pathExists(p.file())).map((p) => p.pkg);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
   if (!isRoot) {
@@ -82,7 +73,7 @@ export async function postgresOwner(): Promise<number | undefined> {
  */
 export async function clustersRoot(): Promise<string> {
   const link = `${stateDir}/clusters`;
-  if (exists(link)) return Deno.realPathSync(link);
+  if (pathExists(link)) return Deno.realPathSync(link);
   Deno.mkdirSync(stateDir, { recursive: true });
   const uid = await postgresOwner();
   if (uid === undefined) {
@@ -116,12 +107,12 @@ function pg(cmd: string, ...args: string[]): string[] {
 }
 
 export async function isInitialised(spec: ClusterSpec): Promise<boolean> {
-  return exists(`${await dataDir(spec)}/PG_VERSION`);
+  return pathExists(`${await dataDir(spec)}/PG_VERSION`);
 }
 
 /** Set once the Supabase look-alike bootstrap has completed, so a failed `up` retries it. */
 export async function isBootstrapped(spec: ClusterSpec): Promise<boolean> {
-  return exists(`${await dataDir(spec)}/conveyor.bootstrapped`);
+  return pathExists(`${await dataDir(spec)}/conveyor.bootstrapped`);
 }
 
 /** True when the postmaster of this cluster runs (by its pid file) and answers on its port. */
@@ -273,11 +264,15 @@ export async function stopCluster(spec: ClusterSpec): Promise<boolean> {
 export async function wipeCluster(spec: ClusterSpec): Promise<void> {
   await stopCluster(spec);
   const dir = await dataDir(spec);
-  if (exists(dir)) await runChecked("removing cluster data", ["rm", "-rf", dir]);
+  if (pathExists(dir)) await runChecked("removing cluster data", ["rm", "-rf", dir]);
 }
 
-/** Runs a SQL file with psql against the cluster, stopping at the first error. */
-export async function psqlFile(spec: ClusterSpec, file: string): Promise<void> {
+/**
+ * Runs a SQL file with psql against the cluster, stopping at the first error; `settings` are
+ * server settings for that session (PGOPTIONS), e.g. check_function_bodies.
+ */
+export async function psqlFile(spec: ClusterSpec, file: string, settings: Record<string, string> = {}): Promise<void> {
+  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(" ");
   await runChecked(`applying ${file.replace(`${repoRoot}/`, "")} to ${spec.name}`, [
     "psql",
     dbUrl(spec.port),
@@ -287,7 +282,7 @@ export async function psqlFile(spec: ClusterSpec, file: string): Promise<void> {
     "ON_ERROR_STOP=1",
     "-f",
     file,
-  ]);
+  ], options ? { env: { ...Deno.env.toObject(), PGOPTIONS: options } } : {});
 }
 
 /**

@@ -12,6 +12,7 @@
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { verifyJwt } from "./keys.ts";
+import { freePort } from "./processes.ts";
 import { repoRoot } from "./settings.ts";
 
 const envSchema = z.object({
@@ -79,13 +80,6 @@ interface Host {
   child: Deno.ChildProcess;
   ready: Promise<void>;
   exited: boolean;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function pipeLines(

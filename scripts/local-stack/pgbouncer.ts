@@ -9,7 +9,7 @@
  *   postgres(pooler.url, { prepare: false });   // then: await pooler.stop();
  */
 import { clustersRoot } from "./cluster.ts";
-import { isAlive, isRoot, runChecked } from "./processes.ts";
+import { freePort, isAlive, isRoot, runChecked } from "./processes.ts";
 import { dbPassword } from "./settings.ts";
 
 export const pgbouncerBin = Deno.env.get("CONVEYOR_PGBOUNCER_BIN") ?? "/usr/sbin/pgbouncer";
@@ -35,13 +35,6 @@ export interface PgBouncer {
   dir: string;
   log: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 function iniFor(options: Required<PgBouncerOptions>, port: number, dir: string): string {
@@ -117,7 +110,7 @@ export async function startPgBouncer(input: PgBouncerOptions): Promise<PgBouncer
   const stale = readPidFile(pidPath);
   if (stale && isAlive(stale)) await stopPgBouncer(stale);
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const port = await freePort();
+  const port = freePort();
   const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
   Deno.writeTextFileSync(`${dir}/userlist.txt`, `${quote(options.user)} ${quote(options.password)}\n`, { mode: 0o600 });
   Deno.writeTextFileSync(`${dir}/pgbouncer.ini`, iniFor(options, port, dir), { mode: 0o600 });

@@ -3,21 +3,12 @@
  * default): where it keeps its extensions, asked of the installation itself, so the same code
  * serves the system install and a relocated copy with other extensions.
  */
-import { pgBin } from "./settings.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pathExists, pgBin } from "./settings.ts";
 
 /** `pg_config <flag>` of the installation, or undefined when it is not installed yet. */
 function pgConfig(flag: "--sharedir"): string | undefined {
   const tool = `${pgBin}/pg_config`;
-  if (!exists(tool)) return undefined;
+  if (!pathExists(tool)) return undefined;
   const out = new Deno.Command(tool, { args: [flag], stdout: "piped", stderr: "piped" }).outputSync();
   if (!out.success) {
     throw new Error(`${tool} ${flag} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
@@ -41,5 +32,5 @@ export function extensionControlFile(extension: string): string {
 
 /** Whether the installation has the extension (its control file is in place). */
 export function hasExtension(extension: string): boolean {
-  return exists(extensionControlFile(extension));
+  return pathExists(extensionControlFile(extension));
 }

@@ -87,3 +87,13 @@ export const shadowCluster: ClusterSpec = {
 };
 
 export const functionsOrigin = `http://127.0.0.1:${ports.CONVEYOR_FUNCTIONS_PORT}`;
+
+/** True when a file or folder is there (of the stack's state, a PostgreSQL install, a tool). */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

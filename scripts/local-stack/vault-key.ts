@@ -6,6 +6,8 @@
  * so stored secrets stay readable.
  */
 
+import { pathExists } from "./settings.ts";
+
 const keyPattern = /^[0-9a-f]{64}$/;
 
 export interface VaultKeyFiles {
@@ -13,15 +15,6 @@ export interface VaultKeyFiles {
   script: string;
   /** The key file the script prints (mode 0600). */
   key: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function randomHexKey(): string {
@@ -40,7 +33,7 @@ export function ensureVaultKeyFiles(folder: string, ownerUid: number | undefined
   const dir = `${folder}/vault`;
   const files = { script: `${dir}/print-root-key`, key: `${dir}/root.key` };
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (exists(files.key)) {
+  if (pathExists(files.key)) {
     const key = Deno.readTextFileSync(files.key).trim();
     if (!keyPattern.test(key)) {
       throw new Error(`${files.key} does not hold a Vault root key (64 hex characters); restore it or remove it`);

@@ -5,16 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { signJwt } from "../../scripts/local-stack/keys.ts";
+import { freePort } from "../../scripts/local-stack/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const jwtSecret = "fixture-jwt-secret-with-at-least-32-characters";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 async function withServer(run: (origin: string, logs: () => string) => Promise<void>): Promise<void> {
   const port = freePort();

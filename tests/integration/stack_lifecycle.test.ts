@@ -8,15 +8,9 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { withClient } from "../support/connections.ts";
+import { freePort } from "../../scripts/local-stack/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -5,15 +5,9 @@
  * folder and ports), so the suite's main stack is untouched.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../../scripts/local-stack/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 function isFree(port: number): boolean {
   try {
