@@ -6,12 +6,16 @@
  *       project's), with what the declared schema has and the migrated database lacks
  *   deno task db check [--database working|production|both]
  *       exits 1 and prints the difference when the migrations and the declared schema disagree
+ *   deno task db types [--check]
+ *       writes supabase/functions/_shared/database.types.ts from the migrated working database
+ *       (with --check: exits 1 when the committed file is stale)
  *
  * The migrated database is the local stack's cluster (brought up, with every migration applied
  * by the Supabase CLI); the declared one is built in a throwaway shadow cluster. Users with Docker
  * can run `supabase db diff -f <name>` instead, which diffs the same schema files.
  */
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { commandLine, parseCommandLine, USAGE_ERROR } from "./command_line.ts";
 import { bringUp } from "./local-stack/stack.ts";
 import { dbUrl } from "./local-stack/settings.ts";
 import {
@@ -26,10 +30,19 @@ import {
   stopShadow,
 } from "./db/declared_schema.ts";
 
-const usage = `usage:
-  deno task db diff <name> [--database working|production]   generate the next migration
-  deno task db check [--database working|production|both]    compare migrations and declared schema
-  deno task db types [--check]                                regenerate (or check) the database types`;
+const program = commandLine("db", "The schema workflow without Docker: generate migrations, check them, write the database types.")
+  .argument("<command>", "diff <name> | check | types")
+  .argument("[name]", "diff: the migration's name, snake_case")
+  .option("--database <database>", "working or production (check: also both)", "working")
+  .option("--check", "types: exit 1 when the committed file is stale instead of writing it", false)
+  .addHelpText(
+    "after",
+    `
+Commands:
+  diff <name>   write the next migration: what the declared schema has and the migrated database lacks
+  check         exit 1 and print the difference when the migrations and the declared schema disagree
+  types         write supabase/functions/_shared/database.types.ts (supabase gen types)`,
+  );
 
 const say = (line: string) => console.error(`db: ${line}`);
 
@@ -47,29 +60,17 @@ async function differenceOf(database: DatabaseName): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      database: { type: "string", default: "working" },
-      check: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  const [command, name] = positionals;
-  const databases: DatabaseName[] = values.database === "both" && command === "check"
-    ? ["working", "production"]
-    : values.database === "working" || values.database === "production"
-    ? [values.database]
-    : [];
-  if (databases.length === 0) throw new Error(`--database: expected working or production, got "${values.database}"`);
+  const { options: values, args } = parseCommandLine(
+    "db",
+    program,
+    z.object({ database: z.enum(["working", "production", "both"]), check: z.boolean() }),
+  );
+  const [command, name] = args;
+  if (values.database === "both" && command !== "check") throw usage("--database both is for check only");
+  const databases: DatabaseName[] = values.database === "both" ? ["working", "production"] : [values.database];
 
   if (command === "diff") {
-    if (!name || !/^[a-z0-9_]+$/.test(name)) throw new Error("diff: name the migration in snake_case, e.g. add_import_jobs");
+    if (!name || !/^[a-z0-9_]+$/.test(name)) throw usage("diff: name the migration in snake_case, e.g. add_import_jobs");
     await bringUp(say);
     const sql = await differenceOf(databases[0]);
     if (sql === "") {
@@ -115,12 +116,21 @@ async function main(): Promise<number> {
     console.log(databaseTypesFile);
     return 0;
   }
-  throw new Error(`unknown command "${command ?? ""}"\n${usage}`);
+  throw usage(`unknown command "${command}": use diff, check or types`);
+}
+
+class UsageError extends Error {}
+function usage(message: string): UsageError {
+  return new UsageError(message);
 }
 
 try {
   Deno.exit(await main());
 } catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`db: ${error.message} (see deno task db --help)`);
+    Deno.exit(USAGE_ERROR);
+  }
   console.error(`db: ${error instanceof Error ? error.message : String(error)}`);
-  Deno.exit(2);
+  Deno.exit(1);
 }

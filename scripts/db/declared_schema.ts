@@ -167,13 +167,16 @@ export const databaseTypesFile = `${repoRoot}/supabase/functions/_shared/databas
  */
 export async function generateDatabaseTypes(dbUrlOfWorking: string): Promise<string> {
   const supabase = `${repoRoot}/node_modules/.bin/supabase`;
+  // Without TLS asked for, the CLI tries it first and may print a warning into the types.
+  const url = new URL(dbUrlOfWorking);
+  if (!url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
   const generated = await runChecked("supabase gen types", [
     supabase,
     "gen",
     "types",
     "typescript",
     "--db-url",
-    dbUrlOfWorking,
+    url.toString(),
     "--schema",
     "public,conveyor",
   ], { env: { ...Deno.env.toObject(), SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" } });

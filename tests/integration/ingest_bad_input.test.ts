@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { database, env, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 import { waitFor } from "../support/waiting.ts";
+import { endClient } from "../support/connections.ts";
 
 const run = uniqueTag("corpus");
 /** Every envelope case's body carries this, so "nothing stored" is one query over all of them. */
@@ -139,7 +140,7 @@ Deno.test(`the envelope refuses ${envelopeCases.length} bad requests with the st
       select count(*)::int as n from conveyor.sales_input where strpos(payload::text, ${refusedTag}) > 0`;
     assert.equal(row.n, 0, "nothing of a refused request is stored");
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });
 
@@ -260,6 +261,6 @@ Deno.test(`records breaking a rule are stored and rejected naming the field (${r
       assert.deepEqual(found.map((r) => r.external_id), [...c.operations].sort(), c.name);
     }
   } finally {
-    await sql.end();
+    await endClient(sql);
   }
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 
 const root = new URL("../../", import.meta.url);
-const commands = ["requeue", "demo", "bench", "stack", "test"] as const;
+const commands = ["requeue", "demo", "bench", "stack", "test", "db"] as const;
 
 async function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -44,6 +44,8 @@ Deno.test("a bad option value is one line naming the flag", async () => {
     ["demo", ["--records", "-5"], /^demo: --records: /],
     ["bench", ["--warm-up", "many"], /^bench: --warm-up: /],
     ["stack", ["sideways"], /^stack: unknown command "sideways"/],
+    ["db", ["check", "--database", "staging"], /^db: --database: /],
+    ["db", ["frob"], /^db: unknown command "frob"/],
   ];
   for (const [name, args, expected] of cases) {
     const { code, stderr } = await run(name, args);

@@ -51,7 +51,7 @@ export type NormalisedSupplier = {
   name: string;
   name_key: string;
   tax_id?: string;
-  /** matchKey(tax_id) when a tax_id is given, else name_key. */
+  /** "tax:" and the trimmed tax_id when one is given, else "name:" and name_key. */
   identity_key: string;
 };
 
