@@ -183,7 +183,32 @@ export interface StackStatus {
   allUp: boolean;
   parts: { part: string; up: boolean; detail: string }[];
   extensions: Record<string, Record<string, string>>;
+  /** Each function woken from SQL: ok, paused, or failing (a Vault secret missing, ...). */
+  wakes: { function: string; state: "ok" | "paused" | "failing"; detail: string }[];
   text: string;
+}
+
+/** The wakes the working database sends (conveyor.function_wakes), as operators need to see them. */
+async function wakeStates(): Promise<StackStatus["wakes"]> {
+  const sql = postgres(dbUrl(localCluster.port), { max: 1, onnotice: () => {}, connect_timeout: 3 });
+  try {
+    const rows = await sql<
+      { function_name: string; paused: boolean; requests_sent: string; last_requested_at: Date; last_wake_error: string | null; last_wake_error_at: Date | null }[]
+    >`
+      select function_name, paused, requests_sent, last_requested_at, last_wake_error, last_wake_error_at
+        from conveyor.function_wakes order by function_name`;
+    return rows.map((w) => ({
+      function: w.function_name,
+      state: w.last_wake_error !== null ? "failing" : w.paused ? "paused" : "ok",
+      detail: w.last_wake_error !== null
+        ? `since ${w.last_wake_error_at?.toISOString()}: ${w.last_wake_error}`
+        : `${w.paused ? "paused by an operator (select conveyor.resume_wakes(...)); " : ""}${w.requests_sent} sent`,
+    }));
+  } catch {
+    return []; // not migrated yet
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 async function cronVersion(port: number): Promise<string> {
@@ -251,6 +276,8 @@ export async function describeStack(): Promise<StackStatus> {
     const described = Object.entries(kinds).map(([ext, kind]) => `${ext}: ${kind}`).join(", ");
     lines.push(`  extensions (${cluster}): ${described}`);
   }
+  const wakes = parts[0]?.up ? await wakeStates() : [];
+  for (const wake of wakes) lines.push(`  wakes (${wake.function}): ${wake.state === "failing" ? "FAILING " : ""}${wake.detail}`);
   lines.push(`  logs: ${logDir}`);
-  return { allUp: parts.every((p) => p.up), parts, extensions, text: lines.join("\n") };
+  return { allUp: parts.every((p) => p.up), parts, extensions, wakes, text: lines.join("\n") };
 }

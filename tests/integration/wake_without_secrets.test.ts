@@ -20,6 +20,7 @@ import {
 } from "../support/pipeline.ts";
 import { pause, waitFor } from "../support/waiting.ts";
 import { endClient } from "../support/connections.ts";
+import { describeStack } from "../../scripts/local-stack/stack.ts";
 
 type WakeState = { last_wake_error: string | null; last_wake_error_at: Date | null; paused: boolean };
 
@@ -75,6 +76,8 @@ Deno.test("with the project URL missing from Vault, ingest stores the records (2
       const state = await wakeState(sql);
       assert.match(String(state.last_wake_error), /conveyor_project_url/);
       assert.ok(state.last_wake_error_at, "when it failed is recorded");
+      const status = await describeStack();
+      assert.match(status.text, /wakes \(process-sales\): FAILING since .*conveyor_project_url/);
     });
     // The secret is back: the next wake (the safety net's) reaches the worker and clears the error.
     await sql`select conveyor.wake_if_pending('process-sales', 'sales_input')`;
