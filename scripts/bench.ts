@@ -10,7 +10,7 @@
  *   3. the worker's peak memory: the process-sales function process, read from /proc;
  *   4. the naive baseline (scripts/bench/naive_baseline.ts): one job and one transaction per
  *      record, with the same concurrency as Conveyor's workers, on a smaller sample.
- *   5. crash recovery (scripts/bench/crash_recovery.ts): min(N, 60,000) records drained
+ *   5. crash recovery (scripts/bench/crash_recovery.ts; --crash-recovery-records, 0 skips it): N records drained
  *      undisturbed, then as many with the process-sales process killed (SIGKILL) mid-drain.
  *
  *   deno task bench [--records 100000] [--warm-up 10000] [--baseline-records 10000]
@@ -72,6 +72,7 @@ const program = commandLine(
   .option("--baseline-records <n>", "records through the naive baseline", "10000")
   .option("--latency-samples <n>", "single-record requests in the wake-latency phase", "200")
   .option("--latency-interval-ms <n>", "milliseconds between them", "50")
+  .option("--crash-recovery-records <n>", "records in the crash-recovery phase (0: skip it)", "60000")
   .option("--restart-worker", "restart the process-sales function process first", false)
   .option("--json", "print the figures as JSON", false);
 const parsedOptions = parseCommandLine(
@@ -83,6 +84,7 @@ const parsedOptions = parseCommandLine(
     baselineRecords: z.coerce.number().int().positive(),
     latencySamples: z.coerce.number().int().positive(),
     latencyIntervalMs: z.coerce.number().int().positive(),
+    crashRecoveryRecords: z.coerce.number().int().nonnegative(),
     restartWorker: z.boolean(),
     json: z.boolean(),
   }),
@@ -620,8 +622,8 @@ try {
   const latency = await measureWakeLatency(sql, target, runId);
   const baseline = await measureBaseline(sql, env.DB_URL, runId);
   // last: the kill must not disturb the other phases
-  const crashRecovery = await measureCrashRecovery(sql, target, {
-    records: Math.min(options.records, 60_000),
+  const crashRecovery = parsedOptions.crashRecoveryRecords === 0 ? null : await measureCrashRecovery(sql, target, {
+    records: parsedOptions.crashRecoveryRecords,
     runId,
     workerPids,
     waitForQuiet: () => waitForQuietPipeline(sql),
@@ -643,7 +645,7 @@ try {
   } else {
     console.log(`\nConveyor benchmark, local stack\n`);
     console.log(table(figures));
-    console.log(crashRecoveryNote(crashRecovery));
+    if (crashRecovery) console.log(crashRecoveryNote(crashRecovery));
   }
   const deliberatelyBad = sample.deliberatelyBad.slice(options["warm-up"]).filter(Boolean).length;
   unprocessed = unprocessedProblem(conveyor.progress, records.length, deliberatelyBad);
