@@ -22,13 +22,17 @@ import { generateSalesSample } from "../lib/sales_sample.ts";
 
 const program = commandLine("demo", "Brings the local stack up, sends a generated messy sample through the ingest API, waits until the pipeline has drained and prints a summary. Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones.")
   .option("--records <n>", "how many records to send", "50000")
-  .option("--chunk <n>", "records per ingest request (at most 10000)", "5000");
+  .option("--chunk <n>", "records per ingest request (at most 10000)", "5000")
+  .option("--seed <n>", "the sample generator's seed, for a reproducible sample (default: from the clock)")
+  .option("--run-id <id>", "the prefix of the records' external ids (default: demo-<timestamp>)");
 const { options } = parseCommandLine(
   "demo",
   program,
   z.object({
     records: z.coerce.number().int().positive(),
     chunk: z.coerce.number().int().positive().max(10_000),
+    seed: z.coerce.number().int().nonnegative().optional(),
+    runId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "letters, digits, - and _ only").optional(),
   }),
 );
 
@@ -41,11 +45,11 @@ const sql = postgres(env.DB_URL, { max: 2, onnotice: () => {} });
 let problem: string | null = null;
 try {
   await seedShops(sql);
-  const runId = `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
+  const runId = options.runId ?? `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
   const { records, deliberatelyBad } = generateSalesSample({
     count: options.records,
     runId,
-    seed: Date.now() % 100000,
+    seed: options.seed ?? Date.now() % 100000,
     startAt: await nextSalesStart(sql),
   });
   console.log(`\nsending ${records.length} generated records through ${env.FUNCTIONS_URL}/ingest (supabase-js functions.invoke) ...`);
