@@ -1216,4 +1216,4 @@ ALTER TABLE "conveyor"."sales_input" ADD COLUMN "batch_id" uuid NOT NULL DEFAULT
 
 CREATE INDEX sales_input_batch_id_idx ON conveyor.sales_input USING btree (batch_id);
 
-ALTER TABLE "conveyor"."sales_input" ADD CONSTRAINT "sales_input_payload_readable" CHECK (conveyor.sales_payload_is_readable(payload));
+ALTER TABLE "conveyor"."sales_input" ADD CONSTRAINT "sales_input_payload_readable" CHECK ((((payload)::text !~~ '%\\u%'::text) OR conveyor.sales_payload_is_readable(payload)));

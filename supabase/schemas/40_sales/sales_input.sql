@@ -13,7 +13,8 @@
 -- PostgreSQL text can hold: the first `->>` or jsonb cast that meets one fails, and a query over
 -- the whole table fails with it. The ingest API refuses them with 400 naming the record and
 -- field; this check refuses them from any other writer (a bulk SQL insert). Only a payload with a
--- \u escape at all is converted, so the ingest path pays a strpos per row.
+-- \u escape at all is converted: the constraint tests for one inline (a LIKE, about 0.5 µs a row)
+-- and calls the function only then (a plpgsql call on every row cost 1.7 µs).
 create or replace function conveyor.sales_payload_is_readable(payload json)
 returns boolean
 language plpgsql
@@ -78,7 +79,8 @@ create table conveyor.sales_input (
   error text,
   attempts integer not null default 0,
   processed_at timestamptz,
-  constraint sales_input_payload_readable check (conveyor.sales_payload_is_readable(payload))
+  constraint sales_input_payload_readable
+    check (payload::text not like '%\\u%' or conveyor.sales_payload_is_readable(payload))
 )
 -- Each row is updated once or twice after insert; free space in every page and no index on
 -- status keep those updates HOT.
