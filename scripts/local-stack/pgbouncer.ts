@@ -9,7 +9,7 @@
  *   postgres(pooler.url, { prepare: false });   // then: await pooler.stop();
  */
 import { clustersRoot } from "./cluster.ts";
-import { freePort, isAlive, isRoot, runChecked } from "./processes.ts";
+import { accepts, freePort, isAlive, isRoot, runChecked } from "./processes.ts";
 import { dbPassword } from "./settings.ts";
 
 export const pgbouncerBin = Deno.env.get("CONVEYOR_PGBOUNCER_BIN") ?? "/usr/sbin/pgbouncer";
@@ -25,6 +25,8 @@ export interface PgBouncerOptions {
   user?: string;
   password?: string;
   maxClientConnections?: number;
+  /** The port to listen on at 127.0.0.1; default: a free one. */
+  port?: number;
 }
 
 export interface PgBouncer {
@@ -37,7 +39,7 @@ export interface PgBouncer {
   stop(): Promise<void>;
 }
 
-function iniFor(options: Required<PgBouncerOptions>, port: number, dir: string): string {
+function iniFor(options: Required<Omit<PgBouncerOptions, "port">>, port: number, dir: string): string {
   return [
     "; written by the Conveyor local stack (scripts/local-stack/pgbouncer.ts)",
     "[databases]",
@@ -71,16 +73,6 @@ function readPidFile(path: string): number | undefined {
   }
 }
 
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Stops a pgbouncer by its pid: SIGTERM (immediate shutdown), SIGKILL after a grace period. */
 export async function stopPgBouncer(pid: number, graceMs = 5000): Promise<void> {
   if (!isAlive(pid)) return;
@@ -97,7 +89,7 @@ export async function stopPgBouncer(pid: number, graceMs = 5000): Promise<void> 
 }
 
 export async function startPgBouncer(input: PgBouncerOptions): Promise<PgBouncer> {
-  const options: Required<PgBouncerOptions> = {
+  const options: Required<Omit<PgBouncerOptions, "port">> = {
     poolMode: "transaction",
     user: "postgres",
     password: dbPassword,
@@ -110,7 +102,7 @@ export async function startPgBouncer(input: PgBouncerOptions): Promise<PgBouncer
   const stale = readPidFile(pidPath);
   if (stale && isAlive(stale)) await stopPgBouncer(stale);
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const port = freePort();
+  const port = input.port ?? freePort();
   const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
   Deno.writeTextFileSync(`${dir}/userlist.txt`, `${quote(options.user)} ${quote(options.password)}\n`, { mode: 0o600 });
   Deno.writeTextFileSync(`${dir}/pgbouncer.ini`, iniFor(options, port, dir), { mode: 0o600 });

@@ -160,3 +160,20 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** Whether something accepts TCP connections on 127.0.0.1:port right now. */
+export async function accepts(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Records the pid of a process started otherwise (a daemon that forks) as a service's, for `stopService`. */
+export function recordPid(service: string, pid: number): void {
+  Deno.mkdirSync(runDir, { recursive: true });
+  Deno.writeTextFileSync(pidFile(service), `${pid}\n`);
+}

@@ -1,6 +1,8 @@
 /**
  * The local stack as a whole: two clusters, the pg_net dispatcher (when pg_net is a stand-in;
- * real pg_net sends from a background worker inside the database) and the functions server.
+ * real pg_net sends from a background worker inside the database), the functions server, and the
+ * way the sync engine reaches the production project: pgbouncer in transaction mode in front of
+ * the cloud cluster (the cloud pooler) and the latency proxy in front of it (the cloud link).
  * Every part records its pid under `.local/run`, so `down` stops exactly what `up` started and
  * `status` can tell when a part has died.
  */
@@ -22,9 +24,11 @@ import {
   wipeCluster,
 } from "./cluster.ts";
 import { ensureKeys } from "./keys.ts";
+import { describeLink } from "./latency-proxy.ts";
+import { startPgBouncer } from "./pgbouncer.ts";
 import { portProblems } from "./ports.ts";
-import { logFile, serviceState, startService, stopService, waitFor } from "./processes.ts";
-import { clusters, dbUrl, functionsOrigin, logDir, ports, repoRoot, stackEnvFile, stateDir } from "./settings.ts";
+import { accepts, logFile, recordPid, serviceState, startService, stopService, waitFor } from "./processes.ts";
+import { cloudLink, clusters, dbUrl, functionsOrigin, logDir, ports, repoRoot, runDir, stackEnvFile, stateDir } from "./settings.ts";
 
 const localCluster = clusters.find((c) => c.name === "local")!;
 const cloudCluster = clusters.find((c) => c.name === "cloud")!;
@@ -68,6 +72,8 @@ export async function stackEnvLines(): Promise<Record<string, string>> {
     FUNCTIONS_URL: `${functionsOrigin}/functions/v1`,
     DB_URL: dbUrl(localCluster.port),
     CLOUD_DB_URL: dbUrl(cloudCluster.port),
+    CLOUD_POOLER_URL: dbUrl(ports.CONVEYOR_CLOUD_POOLER_PORT),
+    CLOUD_LINK_URL: dbUrl(ports.CONVEYOR_CLOUD_LINK_PORT),
     ANON_KEY: keys.anonKey,
     SERVICE_ROLE_KEY: keys.serviceRoleKey,
     JWT_SECRET: keys.jwtSecret,
@@ -94,8 +100,89 @@ async function assertPortsFree(): Promise<void> {
     variable: "CONVEYOR_FUNCTIONS_PORT",
     running: serviceState("functions-server").up,
   });
+  claims.push({
+    part: "cloud pooler",
+    port: ports.CONVEYOR_CLOUD_POOLER_PORT,
+    variable: "CONVEYOR_CLOUD_POOLER_PORT",
+    running: serviceState(cloudPoolerService).up,
+  });
+  claims.push({
+    part: "cloud link",
+    port: ports.CONVEYOR_CLOUD_LINK_PORT,
+    variable: "CONVEYOR_CLOUD_LINK_PORT",
+    running: serviceState(cloudLinkService).up,
+  });
   const problems = portProblems(claims);
   if (problems.length > 0) throw new Error(`nothing started: ${problems.join("; ")}`);
+}
+
+const cloudPoolerService = "cloud-pooler";
+const cloudLinkService = "cloud-link";
+
+/** What the running cloud link was started with, kept beside its pid (`.local/run/cloud-link.json`). */
+interface LinkSettings {
+  upstreamPort: number;
+  delayMs: number;
+  bandwidthBytesPerSecond: number | null;
+}
+
+const linkSettingsFile = () => `${runDir}/${cloudLinkService}.json`;
+
+function runningLinkSettings(): LinkSettings | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(linkSettingsFile())) as LinkSettings;
+  } catch {
+    return undefined;
+  }
+}
+
+function wantedLinkSettings(): LinkSettings {
+  return {
+    upstreamPort: ports.CONVEYOR_CLOUD_POOLER_PORT,
+    delayMs: cloudLink.delayMs,
+    bandwidthBytesPerSecond: cloudLink.bandwidthBytesPerSecond ?? null,
+  };
+}
+
+/** The cloud pooler (pgbouncer, transaction mode) and the cloud link (the latency proxy) in front of it. */
+async function bringUpCloudLink(say: (line: string) => void): Promise<void> {
+  if (!serviceState(cloudPoolerService).up) {
+    say(`starting the cloud pooler (pgbouncer, transaction mode, pool ${cloudLink.poolerPoolSize}) on port ${ports.CONVEYOR_CLOUD_POOLER_PORT}`);
+    const pooler = await startPgBouncer({
+      name: "cloud",
+      upstreamPort: cloudCluster.port,
+      port: ports.CONVEYOR_CLOUD_POOLER_PORT,
+      poolSize: cloudLink.poolerPoolSize,
+    });
+    recordPid(cloudPoolerService, pooler.pid);
+  }
+  const wanted = wantedLinkSettings();
+  const running = runningLinkSettings();
+  if (serviceState(cloudLinkService).up && JSON.stringify(running) !== JSON.stringify(wanted)) {
+    say(`restarting the cloud link: now ${describeLink(wanted.delayMs, wanted.bandwidthBytesPerSecond ?? undefined)}`);
+    await stopService(cloudLinkService);
+  }
+  if (!serviceState(cloudLinkService).up) {
+    say(`starting the cloud link on port ${ports.CONVEYOR_CLOUD_LINK_PORT}: ${describeLink(wanted.delayMs, wanted.bandwidthBytesPerSecond ?? undefined)}`);
+    await startService(cloudLinkService, [
+      deno,
+      "run",
+      "--allow-all",
+      `--config=${repoRoot}/deno.json`,
+      `${repoRoot}/scripts/local-stack/latency-proxy.ts`,
+      "--port",
+      String(ports.CONVEYOR_CLOUD_LINK_PORT),
+      "--upstream-port",
+      String(wanted.upstreamPort),
+      "--delay-ms",
+      String(wanted.delayMs),
+      ...(wanted.bandwidthBytesPerSecond === null ? [] : ["--bandwidth", String(wanted.bandwidthBytesPerSecond)]),
+    ]);
+    Deno.writeTextFileSync(linkSettingsFile(), JSON.stringify(wanted));
+    await waitFor("the cloud link", () => accepts(ports.CONVEYOR_CLOUD_LINK_PORT), 15000).catch((error) => {
+      throw new Error(`${error.message}; see ${logFile(cloudLinkService)}`);
+    });
+  }
 }
 
 /** What sends pg_net's requests: real pg_net's background worker, or the stand-in's dispatcher. */
@@ -160,12 +247,16 @@ export async function bringUp(say: (line: string) => void): Promise<void> {
       throw new Error(`${error.message}; see ${logFile("functions-server")}`);
     });
   }
+  await bringUpCloudLink(say);
 }
 
 export async function stackDown(say: (line: string) => void): Promise<void> {
-  for (const service of ["functions-server", "net-dispatcher"]) {
+  for (const service of [cloudLinkService, cloudPoolerService, "functions-server", "net-dispatcher"]) {
     if (await stopService(service)) say(`stopped ${service}`);
   }
+  try {
+    Deno.removeSync(linkSettingsFile());
+  } catch { /* not running */ }
   for (const spec of clusters) {
     if (await stopCluster(spec)) say(`stopped the ${spec.name} cluster`);
   }
@@ -183,6 +274,8 @@ export interface StackStatus {
   allUp: boolean;
   parts: { part: string; up: boolean; detail: string }[];
   extensions: Record<string, Record<string, string>>;
+  /** The cloud link's settings as it runs (null when it does not). */
+  cloudLink: (LinkSettings & { port: number; url: string }) | null;
   /** Each function woken from SQL: ok, paused, or failing (a Vault secret missing, ...). */
   wakes: { function: string; state: "ok" | "paused" | "failing"; detail: string }[];
   text: string;
@@ -269,6 +362,24 @@ export async function describeStack(): Promise<StackStatus> {
   const serverUp = server.up && (await functionsServerAnswers());
   parts.push({ part: "functions server", up: serverUp, detail: `${functionsOrigin}/functions/v1` + (server.pid ? ` (pid ${server.pid})` : "") });
   parts.push(await pgNetState());
+  const pooler = serviceState(cloudPoolerService);
+  const poolerUp = pooler.up && (await accepts(ports.CONVEYOR_CLOUD_POOLER_PORT));
+  parts.push({
+    part: "cloud pooler",
+    up: poolerUp,
+    detail: `${dbUrl(ports.CONVEYOR_CLOUD_POOLER_PORT)}: pgbouncer, transaction mode, pool ${cloudLink.poolerPoolSize}` +
+      (pooler.pid ? ` (pid ${pooler.pid})` : ""),
+  });
+  const link = serviceState(cloudLinkService);
+  const linkUp = link.up && (await accepts(ports.CONVEYOR_CLOUD_LINK_PORT));
+  const linkSettings = link.up ? runningLinkSettings() : undefined;
+  const shown = linkSettings ?? wantedLinkSettings();
+  parts.push({
+    part: "cloud link",
+    up: linkUp,
+    detail: `${dbUrl(ports.CONVEYOR_CLOUD_LINK_PORT)}: ${describeLink(shown.delayMs, shown.bandwidthBytesPerSecond ?? undefined)}, ` +
+      `to the cloud pooler` + (link.pid ? ` (pid ${link.pid})` : ""),
+  });
   const width = Math.max(...parts.map((p) => p.part.length));
   const lines = ["Conveyor local stack"];
   for (const p of parts) lines.push(`  ${p.part.padEnd(width)}  ${p.up ? "up  " : "DOWN"}  ${p.detail}`);
@@ -279,5 +390,8 @@ export async function describeStack(): Promise<StackStatus> {
   const wakes = parts[0]?.up ? await wakeStates() : [];
   for (const wake of wakes) lines.push(`  wakes (${wake.function}): ${wake.state === "failing" ? "FAILING " : ""}${wake.detail}`);
   lines.push(`  logs: ${logDir}`);
-  return { allUp: parts.every((p) => p.up), parts, extensions, wakes, text: lines.join("\n") };
+  const cloudLinkState = linkUp && linkSettings
+    ? { ...linkSettings, port: ports.CONVEYOR_CLOUD_LINK_PORT, url: dbUrl(ports.CONVEYOR_CLOUD_LINK_PORT) }
+    : null;
+  return { allUp: parts.every((p) => p.up), parts, extensions, cloudLink: cloudLinkState, wakes, text: lines.join("\n") };
 }

@@ -29,6 +29,10 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
     CONVEYOR_LOCAL_DB_PORT: String(freePort()),
     CONVEYOR_CLOUD_DB_PORT: String(freePort()),
     CONVEYOR_FUNCTIONS_PORT: String(freePort()),
+    CONVEYOR_CLOUD_POOLER_PORT: String(freePort()),
+    CONVEYOR_CLOUD_LINK_PORT: String(freePort()),
+    CONVEYOR_CLOUD_LINK_DELAY_MS: "15",
+    CONVEYOR_CLOUD_LINK_BANDWIDTH: "",
     NO_COLOR: "1",
   };
   const stack = async (...args: string[]) => {
@@ -43,7 +47,7 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
   };
   const pids = () => {
     const found: Record<string, number> = {};
-    for (const service of ["functions-server", "net-dispatcher"]) {
+    for (const service of ["functions-server", "net-dispatcher", "cloud-pooler", "cloud-link"]) {
       try {
         found[service] = Number(Deno.readTextFileSync(`${stateDir}/run/${service}.pid`).trim());
       } catch { /* not running */ }
@@ -73,11 +77,13 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
       assert.match(up.stdout, /local database\s+up/);
       assert.match(up.stdout, /cloud database\s+up/);
       assert.match(up.stdout, /functions server\s+up/);
+      assert.match(up.stdout, new RegExp(`cloud pooler\\s+up\\s+postgresql://\\S+:${env.CONVEYOR_CLOUD_POOLER_PORT}/postgres: pgbouncer, transaction mode, pool 2`));
+      assert.match(up.stdout, new RegExp(`cloud link\\s+up\\s+postgresql://\\S+:${env.CONVEYOR_CLOUD_LINK_PORT}/postgres: 15 ms each way \\(30 ms round trip\\), bandwidth unlimited, to the cloud pooler`));
       const kinds = up.stdout.match(/extensions \(local\): pgmq: (real|stand-in), pg_net: (real|stand-in)/);
       assert.ok(kinds, up.stdout);
       realPgNet = kinds[2] === "real";
       first = pids();
-      assert.ok(first.local && first.cloud && first["functions-server"], JSON.stringify(first));
+      assert.ok(first.local && first.cloud && first["functions-server"] && first["cloud-pooler"] && first["cloud-link"], JSON.stringify(first));
     });
 
     await t.step("status names what sends pg_net's requests, and only the stand-in gets a dispatcher", async () => {
@@ -133,18 +139,32 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
     await t.step("env prints the connection facts as KEY=\"value\" lines", async () => {
       const out = await stack("env");
       assert.equal(out.code, 0);
-      for (const key of ["API_URL", "DB_URL", "CLOUD_DB_URL", "FUNCTIONS_URL", "SERVICE_ROLE_KEY", "ANON_KEY"]) {
+      for (const key of ["API_URL", "DB_URL", "CLOUD_DB_URL", "CLOUD_POOLER_URL", "CLOUD_LINK_URL", "FUNCTIONS_URL", "SERVICE_ROLE_KEY", "ANON_KEY"]) {
         assert.match(out.stdout, new RegExp(`^${key}=".+"$`, "m"), `${key} missing`);
       }
       assert.match(out.stdout, new RegExp(`DB_URL=".*:${env.CONVEYOR_LOCAL_DB_PORT}/postgres"`));
+      assert.match(out.stdout, new RegExp(`^CLOUD_DB_URL=".*:${env.CONVEYOR_CLOUD_DB_PORT}/postgres"`, "m"));
+      assert.match(out.stdout, new RegExp(`^CLOUD_POOLER_URL=".*:${env.CONVEYOR_CLOUD_POOLER_PORT}/postgres"`, "m"));
+      assert.match(out.stdout, new RegExp(`^CLOUD_LINK_URL=".*:${env.CONVEYOR_CLOUD_LINK_PORT}/postgres"`, "m"));
     });
 
-    await t.step("status tells the truth after the functions server is killed", async () => {
-      Deno.kill(first["functions-server"], "SIGKILL");
-      for (let i = 0; i < 50 && alive(first["functions-server"]); i++) await new Promise((r) => setTimeout(r, 50));
+    await t.step("the cloud link reaches the cloud cluster through the pooler", async () => {
+      const url = `postgresql://postgres:postgres@127.0.0.1:${env.CONVEYOR_CLOUD_LINK_PORT}/postgres`;
+      const linked = () => postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+      const [row] = await withClient(linked, (sql) => sql<{ port: number }[]>`select current_setting('port')::int as port`);
+      assert.equal(row.port, Number(env.CONVEYOR_CLOUD_DB_PORT));
+    });
+
+    await t.step("status tells the truth after the functions server and the cloud link are killed", async () => {
+      for (const part of ["functions-server", "cloud-link"]) {
+        Deno.kill(first[part], "SIGKILL");
+        for (let i = 0; i < 50 && alive(first[part]); i++) await new Promise((r) => setTimeout(r, 50));
+      }
       const status = await stack("status");
       assert.equal(status.code, 3);
       assert.match(status.stdout, /functions server\s+DOWN/);
+      assert.match(status.stdout, /cloud link\s+DOWN/);
+      assert.match(status.stdout, /cloud pooler\s+up/);
       assert.match(status.stdout, /local database\s+up/);
     });
 
@@ -161,6 +181,26 @@ Deno.test("the local stack comes up, stays up on a second up, tells the truth, a
       assert.equal(up.code, 0, up.stderr + up.stdout);
       assert.match(up.stdout, /functions server\s+up/);
       assert.match(up.stdout, /cloud database\s+up/);
+      assert.match(up.stdout, /cloud link\s+up/);
+    });
+
+    await t.step("up with another link delay and a bandwidth cap restarts the link with them, and only the link", async () => {
+      const before = pids();
+      env.CONVEYOR_CLOUD_LINK_DELAY_MS = "25";
+      env.CONVEYOR_CLOUD_LINK_BANDWIDTH = "50mbit";
+      const up = await stack("up");
+      assert.equal(up.code, 0, up.stderr + up.stdout);
+      assert.match(up.stderr, /restarting the cloud link: now 25 ms each way/);
+      assert.match(up.stdout, /cloud link\s+up\s+\S+: 25 ms each way \(50 ms round trip\), capped at 6250000 bytes\/s \(50 Mbit\/s\) each way/);
+      const after = pids();
+      assert.notEqual(after["cloud-link"], before["cloud-link"]);
+      assert.equal(alive(before["cloud-link"]), false, "the old link is stopped");
+      assert.equal(after["cloud-pooler"], before["cloud-pooler"]);
+      const status = JSON.parse((await stack("status", "--json")).stdout);
+      assert.deepEqual(
+        { delayMs: status.cloudLink.delayMs, bandwidth: status.cloudLink.bandwidthBytesPerSecond },
+        { delayMs: 25, bandwidth: 6_250_000 },
+      );
     });
 
     await t.step("down stops everything it started and leaves no process behind", async () => {

@@ -22,6 +22,8 @@ const parts = [
   { variable: "CONVEYOR_LOCAL_DB_PORT", part: "local database" },
   { variable: "CONVEYOR_CLOUD_DB_PORT", part: "cloud database" },
   { variable: "CONVEYOR_FUNCTIONS_PORT", part: "functions server" },
+  { variable: "CONVEYOR_CLOUD_POOLER_PORT", part: "cloud pooler" },
+  { variable: "CONVEYOR_CLOUD_LINK_PORT", part: "cloud link" },
 ] as const;
 
 for (const taken of parts) {

@@ -9,6 +9,10 @@ export interface StackEnv {
   API_URL: string;
   DB_URL: string;
   CLOUD_DB_URL: string;
+  /** The cloud cluster through the stack's pgbouncer (transaction mode): use `prepare: false`. */
+  CLOUD_POOLER_URL: string;
+  /** The cloud pooler through the stack's latency proxy: the production project over a slow link. */
+  CLOUD_LINK_URL: string;
   FUNCTIONS_URL: string;
   SERVICE_ROLE_KEY: string;
   ANON_KEY: string;
@@ -41,7 +45,7 @@ export function stackEnv(): StackEnv {
     const override = Deno.env.get(key);
     if (override) merged[key] = override;
   }
-  for (const key of ["API_URL", "DB_URL", "CLOUD_DB_URL", "FUNCTIONS_URL", "SERVICE_ROLE_KEY", "ANON_KEY"]) {
+  for (const key of ["API_URL", "DB_URL", "CLOUD_DB_URL", "CLOUD_POOLER_URL", "CLOUD_LINK_URL", "FUNCTIONS_URL", "SERVICE_ROLE_KEY", "ANON_KEY"]) {
     const override = Deno.env.get(key);
     if (override) merged[key] = override;
     if (!merged[key]) {
