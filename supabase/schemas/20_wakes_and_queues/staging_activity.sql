@@ -22,7 +22,11 @@ set search_path = ''
 as $$
 declare
   staging text;
-  counts conveyor.staging_activity_counts;
+  processed_5m bigint;
+  processed_60m bigint;
+  rejected_60m bigint;
+  rejected_all bigint;
+  failed_all bigint;
 begin
   select p.staging_table into strict staging from conveyor.pipelines as p where p.name = pipeline;
   execute pg_catalog.format(
@@ -33,9 +37,9 @@ begin
             pg_catalog.count(*) filter (where s.status = ''failed'')
        from %s as s',
     staging::regclass)
-    into counts
+    into processed_5m, processed_60m, rejected_60m, rejected_all, failed_all
     using pg_catalog.now();
-  return counts;
+  return row(processed_5m, processed_60m, rejected_60m, rejected_all, failed_all)::conveyor.staging_activity_counts;
 end
 $$;
 

@@ -20,7 +20,7 @@ declare
   deleted bigint;
   total bigint;
   batches integer;
-  per_queue jsonb := '{}';
+  per_queue jsonb := '{}'::jsonb;
 begin
   if batch_rows < 1 or max_batches < 1 then
     raise exception 'purge_archived_messages: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;

@@ -27,7 +27,7 @@ declare
   total bigint;
   batches integer;
   newer_in_range boolean;
-  per_pipeline jsonb := '{}';
+  per_pipeline jsonb := '{}'::jsonb;
 begin
   if batch_rows < 1 or max_batches < 1 then
     raise exception 'purge_processed_staging: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
