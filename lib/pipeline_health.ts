@@ -33,7 +33,7 @@ export interface HealthReport {
 }
 
 /** Reads the view's rows (throws naming the row and field of anything unexpected). */
-export function parseHealthRows(rows: unknown[]): HealthCheck[] {
+export function parseHealthRows(rows: readonly unknown[]): HealthCheck[] {
   return rows.map((row, i) => {
     const parsed = healthCheckSchema.safeParse(row);
     if (!parsed.success) {

@@ -32,7 +32,7 @@ const { options } = parseCommandLine("status", program, optionsSchema);
 const dbUrl = options.dbUrl ?? Deno.env.get("DB_URL") ?? (await stackEnvLines()).DB_URL;
 
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {}, connect_timeout: options.connectTimeout, idle_timeout: 1 });
-let rows: unknown[];
+let rows: readonly unknown[];
 try {
   rows = await sql`
     select check_name, subject, value, threshold, healthy, detail
@@ -41,7 +41,9 @@ try {
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
-  const reached = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") && code !== "57P03";
+  // A SQLSTATE from the server, other than a refused connection, login or database (classes 08,
+  // 28, 3D, 57P0x), means the database was reached but the view could not be read.
+  const reached = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|28|3D|57P0)/.test(code);
   console.error(
     reached
       ? `status: cannot read conveyor.pipeline_health at ${redactedUrl(dbUrl)}: ${message}`
