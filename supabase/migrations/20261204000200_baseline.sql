@@ -12,6 +12,8 @@ CREATE TABLE "conveyor"."sales_input" ("id" bigint GENERATED ALWAYS AS IDENTITY 
 
 ALTER TABLE "conveyor"."sales_input" SET (fillfactor=50);
 
+CREATE TABLE "conveyor"."settings" ("name" text NOT NULL, "value" numeric NOT NULL, "unit" text NOT NULL, "description" text NOT NULL, CONSTRAINT "settings_name_check" CHECK ((name ~ '^[a-z][a-z0-9_]*$'::text)), CONSTRAINT "settings_pkey" PRIMARY KEY (name), CONSTRAINT "settings_value_check" CHECK ((value >= (0)::numeric)));
+
 CREATE TABLE "conveyor"."worker_leases" ("worker" text NOT NULL, "slot" integer NOT NULL, "holder" uuid NOT NULL, "taken_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), "expires_at" timestamp with time zone NOT NULL, CONSTRAINT "worker_leases_pkey" PRIMARY KEY (worker, slot), CONSTRAINT "worker_leases_slot_check" CHECK (((slot >= 1) AND (slot <= 1000))));
 
 CREATE TABLE "public"."categories" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "categories_name_key_key" UNIQUE (name_key), CONSTRAINT "categories_pkey" PRIMARY KEY (id));
@@ -65,6 +67,8 @@ CREATE TYPE "conveyor"."sales_batch_sales" AS ("input_id" bigint[], "msg_id" big
 CREATE TYPE "conveyor"."sales_batch_suppliers" AS ("key" text[], "name" text[], "tax_id" text[], "input_id" bigint[]);
 
 CREATE TYPE "conveyor"."sales_batch_unprocessable" AS ("input_id" bigint[], "msg_id" bigint[], "attempts" integer[], "error" text[]);
+
+CREATE TYPE "conveyor"."staging_activity_counts" AS ("processed_last_5m" bigint, "processed_last_60m" bigint, "rejected_last_60m" bigint, "rejected" bigint, "failed" bigint);
 
 CREATE TYPE "conveyor"."staging_count" AS ("status" text, "records" bigint, "oldest_received_at" timestamp with time zone, "last_processed_at" timestamp with time zone);
 
@@ -457,6 +461,161 @@ AS $function$
   on conflict on constraint function_wakes_pkey do update set paused = true;
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.purge_archived_messages()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  cutoff timestamptz := pg_catalog.now()
+    - pg_catalog.make_interval(secs => conveyor.setting('queue_archive_retention_days') * 86400);
+  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
+  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
+  queue record;
+  deleted bigint;
+  total bigint;
+  batches integer;
+  per_queue jsonb := '{}'::jsonb;
+begin
+  if batch_rows < 1 or max_batches < 1 then
+    raise exception 'purge_archived_messages: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
+  end if;
+  for queue in select p.queue_name from conveyor.pipelines as p order by p.queue_name loop
+    total := 0;
+    batches := 0;
+    loop
+      execute pg_catalog.format(
+        'delete from pgmq.%1$I as a
+          where a.msg_id in (select o.msg_id from pgmq.%1$I as o
+                              where o.archived_at < $1 order by o.archived_at limit $2)',
+        'a_' || queue.queue_name)
+        using cutoff, batch_rows;
+      get diagnostics deleted = row_count;
+      total := total + deleted;
+      batches := batches + 1;
+      exit when deleted < batch_rows or batches >= max_batches;
+    end loop;
+    per_queue := per_queue || pg_catalog.jsonb_build_object(queue.queue_name, total);
+  end loop;
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', per_queue);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.purge_cron_run_details()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  cutoff timestamptz := pg_catalog.now()
+    - pg_catalog.make_interval(secs => conveyor.setting('cron_run_details_retention_days') * 86400);
+  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
+  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
+  deleted bigint;
+  total bigint := 0;
+  batches integer := 0;
+begin
+  if batch_rows < 1 or max_batches < 1 then
+    raise exception 'purge_cron_run_details: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
+  end if;
+  loop
+    delete from cron.job_run_details as d
+     where d.runid in (select o.runid from cron.job_run_details as o
+                        where o.end_time < cutoff order by o.runid limit batch_rows);
+    get diagnostics deleted = row_count;
+    total := total + deleted;
+    batches := batches + 1;
+    exit when deleted < batch_rows or batches >= max_batches;
+  end loop;
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.purge_http_responses()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  cutoff timestamptz := pg_catalog.now()
+    - pg_catalog.make_interval(secs => conveyor.setting('http_response_retention_hours') * 3600);
+  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
+  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
+  deleted bigint;
+  total bigint := 0;
+  batches integer := 0;
+begin
+  if batch_rows < 1 or max_batches < 1 then
+    raise exception 'purge_http_responses: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
+  end if;
+  loop
+    delete from net._http_response as r
+     where r.ctid = any (array(
+             select o.ctid from net._http_response as o where o.created < cutoff limit batch_rows));
+    get diagnostics deleted = row_count;
+    total := total + deleted;
+    batches := batches + 1;
+    exit when deleted < batch_rows or batches >= max_batches;
+  end loop;
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.purge_processed_staging()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  cutoff timestamptz := pg_catalog.now()
+    - pg_catalog.make_interval(secs => conveyor.setting('staging_retention_days') * 86400);
+  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
+  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
+  pipeline record;
+  staging regclass;
+  low bigint;
+  deleted bigint;
+  total bigint;
+  batches integer;
+  newer_in_range boolean;
+  per_pipeline jsonb := '{}'::jsonb;
+begin
+  if batch_rows < 1 or max_batches < 1 then
+    raise exception 'purge_processed_staging: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
+  end if;
+  for pipeline in select p.name, p.staging_table from conveyor.pipelines as p order by p.name loop
+    staging := pipeline.staging_table::regclass;
+    total := 0;
+    batches := 0;
+    execute pg_catalog.format('select pg_catalog.min(s.id) from %s as s', staging) into low;
+    while low is not null and batches < max_batches loop
+      execute pg_catalog.format(
+        'delete from %s as s
+          where s.id >= $1 and s.id < $2 and s.status = ''processed'' and s.processed_at < $3', staging)
+        using low, low + batch_rows, cutoff;
+      get diagnostics deleted = row_count;
+      total := total + deleted;
+      batches := batches + 1;
+      execute pg_catalog.format(
+        'select exists (select from %s as s where s.id >= $1 and s.id < $2 and s.received_at >= $3)', staging)
+        into newer_in_range
+        using low, low + batch_rows, cutoff;
+      exit when newer_in_range;
+      execute pg_catalog.format('select pg_catalog.min(s.id) from %s as s where s.id >= $1', staging)
+        into low
+        using low + batch_rows;
+    end loop;
+    per_pipeline := per_pipeline || pg_catalog.jsonb_build_object(
+      pipeline.name, pg_catalog.jsonb_build_object('deleted', total, 'batches', batches));
+  end loop;
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'pipelines', per_pipeline);
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.read_messages(queue_name text, visibility_seconds integer, qty integer)
  RETURNS TABLE(msg_id bigint, read_ct integer, message jsonb)
  LANGUAGE sql
@@ -664,6 +823,40 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.schedule_upkeep()
+ RETURNS TABLE(job_name text, job_schedule text, job_command text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  seconds_supported boolean;
+begin
+  select pg_catalog.string_to_array(pg_catalog.regexp_replace(e.extversion, '[^0-9.].*$', ''), '.')::integer[]
+           >= array[1, 5]
+    into seconds_supported
+    from pg_catalog.pg_extension as e
+   where e.extname = 'pg_cron';
+
+  perform cron.schedule(u.name, u.schedule, u.command)
+     from (values
+       ('conveyor-wake-pending-pipelines',
+        case when seconds_supported then '10 seconds' else '* * * * *' end,
+        'select conveyor.wake_pending_pipelines()'),
+       ('conveyor-purge-processed-staging', '* * * * *', 'select conveyor.purge_processed_staging()'),
+       ('conveyor-purge-archived-messages', '15 * * * *', 'select conveyor.purge_archived_messages()'),
+       ('conveyor-purge-http-responses', '*/10 * * * *', 'select conveyor.purge_http_responses()'),
+       ('conveyor-purge-cron-run-details', '25 * * * *', 'select conveyor.purge_cron_run_details()')
+     ) as u(name, schedule, command);
+
+  return query
+    select j.jobname::text, j.schedule::text, j.command::text
+      from cron.job as j
+     where j.jobname like 'conveyor-%'
+     order by j.jobname;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.secret(secret_name text)
  RETURNS text
  LANGUAGE plpgsql
@@ -685,6 +878,54 @@ begin
             hint = format('select vault.create_secret(''<value>'', %L);', secret_name);
   end if;
   return found_value;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.setting(setting_name text)
+ RETURNS numeric
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  found_value numeric;
+begin
+  select s.value into found_value from conveyor.settings as s where s.name = setting_name;
+  if not found then
+    raise exception 'Conveyor setting "%" is missing from conveyor.settings', setting_name
+      using errcode = 'no_data_found',
+            hint = 'The upkeep migration inserts every setting with its default; see docs/reference/configuration.md#database-settings.';
+  end if;
+  return found_value;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.staging_activity(pipeline text)
+ RETURNS conveyor.staging_activity_counts
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  staging text;
+  processed_5m bigint;
+  processed_60m bigint;
+  rejected_60m bigint;
+  rejected_all bigint;
+  failed_all bigint;
+begin
+  select p.staging_table into strict staging from conveyor.pipelines as p where p.name = pipeline;
+  execute pg_catalog.format(
+    'select pg_catalog.count(*) filter (where s.status = ''processed'' and s.processed_at >= $1 - interval ''5 minutes''),
+            pg_catalog.count(*) filter (where s.status = ''processed'' and s.processed_at >= $1 - interval ''60 minutes''),
+            pg_catalog.count(*) filter (where s.status = ''rejected'' and s.processed_at >= $1 - interval ''60 minutes''),
+            pg_catalog.count(*) filter (where s.status = ''rejected''),
+            pg_catalog.count(*) filter (where s.status = ''failed'')
+       from %s as s',
+    staging::regclass)
+    into processed_5m, processed_60m, rejected_60m, rejected_all, failed_all
+    using pg_catalog.now();
+  return row(processed_5m, processed_60m, rejected_60m, rejected_all, failed_all)::conveyor.staging_activity_counts;
 end
 $function$;
 
@@ -838,6 +1079,126 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.wake_pending_pipelines()
+ RETURNS jsonb
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select coalesce(
+           pg_catalog.jsonb_object_agg(p.name, conveyor.wake_if_pending(p.worker_function, p.queue_name) order by p.name),
+           '{}'::jsonb)
+    from conveyor.pipelines as p;
+$function$;
+
+CREATE VIEW "conveyor"."pipeline_health" AS  SELECT 'queue_depth'::text AS check_name,
+    p.queue_name AS subject,
+    (m.queue_length)::numeric AS value,
+    conveyor.setting('health_max_queue_depth'::text) AS threshold,
+    ((m.queue_length)::numeric <= conveyor.setting('health_max_queue_depth'::text)) AS healthy,
+    format('%s message(s) in queue %s (pipeline %s)'::text, m.queue_length, p.queue_name, p.name) AS detail
+   FROM (conveyor.pipelines p
+     CROSS JOIN LATERAL pgmq.metrics(p.queue_name) m(queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length))
+UNION ALL
+ SELECT 'queue_oldest_message_seconds'::text AS check_name,
+    p.queue_name AS subject,
+    (m.oldest_msg_age_sec)::numeric AS value,
+    conveyor.setting('health_max_oldest_message_seconds'::text) AS threshold,
+    COALESCE(((m.oldest_msg_age_sec)::numeric <= conveyor.setting('health_max_oldest_message_seconds'::text)), true) AS healthy,
+        CASE
+            WHEN (m.oldest_msg_age_sec IS NULL) THEN format('queue %s is empty'::text, p.queue_name)
+            ELSE format('the oldest message in queue %s was sent %s s ago'::text, p.queue_name, m.oldest_msg_age_sec)
+        END AS detail
+   FROM (conveyor.pipelines p
+     CROSS JOIN LATERAL pgmq.metrics(p.queue_name) m(queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length))
+UNION ALL
+ SELECT c.check_name,
+    p.name AS subject,
+    c.value,
+    c.threshold,
+    COALESCE((c.value <= c.threshold), true) AS healthy,
+    c.detail
+   FROM ((conveyor.pipelines p
+     CROSS JOIN LATERAL conveyor.staging_activity(p.name) a(processed_last_5m, processed_last_60m, rejected_last_60m, rejected, failed))
+     CROSS JOIN LATERAL ( VALUES ('processed_last_5m'::text,(a.processed_last_5m)::numeric,NULL::numeric,format('%s record(s) processed in the last 5 minutes'::text, a.processed_last_5m)), ('processed_last_60m'::text,(a.processed_last_60m)::numeric,NULL::numeric,format('%s record(s) processed in the last 60 minutes'::text, a.processed_last_60m)), ('rejected_last_60m'::text,(a.rejected_last_60m)::numeric,conveyor.setting('health_max_rejected_last_hour'::text),format('%s record(s) rejected in the last 60 minutes (a rule broken; their error names the field in %s)'::text, a.rejected_last_60m, p.staging_table)), ('rejected'::text,(a.rejected)::numeric,NULL::numeric,format('%s rejected record(s) kept for a replay (conveyor.requeue(%L))'::text, a.rejected, p.name)), ('failed'::text,(a.failed)::numeric,conveyor.setting('health_max_failed_records'::text),format('%s failed record(s) in the dead letter (fix the cause, then conveyor.requeue(%L, array[''failed'']))'::text, a.failed, p.name))) c(check_name, value, threshold, detail))
+UNION ALL
+ SELECT 'cron_last_run'::text AS check_name,
+    (COALESCE(j.jobname, (('job '::text || j.jobid))::name))::text AS subject,
+    round(EXTRACT(epoch FROM (now() - r.start_time)), 1) AS value,
+    NULL::numeric AS threshold,
+    COALESCE((r.status <> 'failed'::text), true) AS healthy,
+        CASE
+            WHEN (r.runid IS NULL) THEN format('no run yet (schedule %s)'::text, j.schedule)
+            ELSE format('%s at %s (schedule %s%s)%s'::text, r.status, r.start_time, j.schedule,
+            CASE
+                WHEN j.active THEN ''::text
+                ELSE ', inactive'::text
+            END,
+            CASE
+                WHEN (r.status = 'failed'::text) THEN (': '::text || COALESCE(r.return_message, ''::text))
+                ELSE ''::text
+            END)
+        END AS detail
+   FROM (cron.job j
+     LEFT JOIN LATERAL ( SELECT d.runid,
+            d.status,
+            d.start_time,
+            d.return_message
+           FROM cron.job_run_details d
+          WHERE (d.jobid = j.jobid)
+          ORDER BY d.runid DESC
+         LIMIT 1) r ON (true))
+UNION ALL
+ SELECT 'cron_last_failure'::text AS check_name,
+    (COALESCE(j.jobname, (('job '::text || j.jobid))::name))::text AS subject,
+    round(EXTRACT(epoch FROM (now() - f.start_time)), 1) AS value,
+    NULL::numeric AS threshold,
+    true AS healthy,
+        CASE
+            WHEN (f.runid IS NULL) THEN 'no failed run kept'::text
+            ELSE format('failed at %s: %s'::text, f.start_time, COALESCE(f.return_message, ''::text))
+        END AS detail
+   FROM (cron.job j
+     LEFT JOIN LATERAL ( SELECT d.runid,
+            d.start_time,
+            d.return_message
+           FROM cron.job_run_details d
+          WHERE ((d.jobid = j.jobid) AND (d.status = 'failed'::text))
+          ORDER BY d.runid DESC
+         LIMIT 1) f ON (true))
+UNION ALL
+ SELECT 'wakes_sent'::text AS check_name,
+    w.function_name AS subject,
+    (w.requests_sent)::numeric AS value,
+    NULL::numeric AS threshold,
+    true AS healthy,
+    format('%s wake(s) sent, the last at %s%s'::text, w.requests_sent, w.last_requested_at,
+        CASE
+            WHEN w.paused THEN '; paused by an operator (conveyor.resume_wakes)'::text
+            ELSE ''::text
+        END) AS detail
+   FROM conveyor.function_wakes w
+UNION ALL
+ SELECT 'wake_error'::text AS check_name,
+    w.function_name AS subject,
+    (((w.last_wake_error IS NOT NULL))::integer)::numeric AS value,
+    (0)::numeric AS threshold,
+    (w.last_wake_error IS NULL) AS healthy,
+        CASE
+            WHEN (w.last_wake_error IS NULL) THEN COALESCE(('no error since the last failure at '::text || (w.last_wake_error_at)::text), 'no wake has failed'::text)
+            ELSE format('waking %s fails since %s: %s'::text, w.function_name, w.last_wake_error_at, w.last_wake_error)
+        END AS detail
+   FROM conveyor.function_wakes w
+UNION ALL
+ SELECT 'worker_slots_held'::text AS check_name,
+    l.worker AS subject,
+    (count(*) FILTER (WHERE (l.expires_at > clock_timestamp())))::numeric AS value,
+    NULL::numeric AS threshold,
+    true AS healthy,
+    format('%s slot(s) held, %s left behind expired'::text, count(*) FILTER (WHERE (l.expires_at > clock_timestamp())), count(*) FILTER (WHERE (l.expires_at <= clock_timestamp()))) AS detail
+   FROM conveyor.worker_leases l
+  GROUP BY l.worker;
+
 CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
     s.status,
     s.records,
@@ -932,6 +1293,14 @@ COMMENT ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integ
 
 COMMENT ON FUNCTION "conveyor"."pause_wakes"(text) IS 'Pauses automatic wakes of an edge function (triggers, pg_cron, peers); records keep being stored and queued. Undo with conveyor.resume_wakes.';
 
+COMMENT ON FUNCTION "conveyor"."purge_archived_messages"() IS 'Upkeep (pg_cron): deletes archived messages (pgmq.a_<queue> of every pipeline) archived more than queue_archive_retention_days ago, in batches. Returns {cutoff, deleted: {<queue>: n}}.';
+
+COMMENT ON FUNCTION "conveyor"."purge_cron_run_details"() IS 'Upkeep (pg_cron): deletes pg_cron run history (cron.job_run_details) of runs that ended more than cron_run_details_retention_days ago, in batches. Returns {cutoff, deleted}.';
+
+COMMENT ON FUNCTION "conveyor"."purge_http_responses"() IS 'Upkeep (pg_cron): deletes pg_net responses (net._http_response) older than http_response_retention_hours, in batches. Returns {cutoff, deleted}.';
+
+COMMENT ON FUNCTION "conveyor"."purge_processed_staging"() IS 'Upkeep (pg_cron): deletes staging rows of every pipeline processed more than staging_retention_days ago, in id ranges of upkeep_batch_rows, at most upkeep_max_batches per pipeline; never received, rejected or failed rows. Returns {cutoff, pipelines: {<name>: {deleted, batches}}}.';
+
 COMMENT ON FUNCTION "conveyor"."read_messages"(text, integer, integer) IS 'Reads up to qty visible messages of a queue (pgmq.read: oldest first, hidden for visibility_seconds), planned to walk the queue by its primary key with a merge join whatever its statistics say.';
 
 COMMENT ON FUNCTION "conveyor"."refuse_orphaning_references"() IS 'Trigger on a table others refer to without a foreign key (args: referencing table, its referencing column, the key column here): refuses a DELETE, TRUNCATE or key change that would leave a referencing row pointing at nothing, as the foreign keys the production project has.';
@@ -948,7 +1317,13 @@ COMMENT ON FUNCTION "conveyor"."resume_wakes"(text, text) IS 'Resumes automatic 
 
 COMMENT ON FUNCTION "conveyor"."sales_payload_is_readable"(json) IS 'CHECK of conveyor.sales_input.payload: true when every string and key converts to PostgreSQL text (no \u0000, no lone surrogate); raises naming the problem otherwise.';
 
+COMMENT ON FUNCTION "conveyor"."schedule_upkeep"() IS 'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline and the purges; removes the older sales-only safety net. Idempotent. Returns the conveyor-* jobs.';
+
 COMMENT ON FUNCTION "conveyor"."secret"(text) IS 'Reads a Conveyor setting or secret (conveyor_project_url, conveyor_worker_key) from Vault; raises naming the missing secret and how to set it.';
+
+COMMENT ON FUNCTION "conveyor"."setting"(text) IS 'The value of an operator setting from conveyor.settings; raises naming the setting when it is missing.';
+
+COMMENT ON FUNCTION "conveyor"."staging_activity"(text) IS 'A pipeline''s staging activity in one scan: processed in the last 5 and 60 minutes, rejected in the last 60 minutes, rejected and failed in all.';
 
 COMMENT ON FUNCTION "conveyor"."staging_status"(text) IS 'Staging records of a pipeline per status, with the oldest received and the last processed time.';
 
@@ -962,6 +1337,8 @@ COMMENT ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) IS 'Wakes a
 
 COMMENT ON FUNCTION "conveyor"."wake_if_pending"(text, text) IS 'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); a failed wake is a WARNING recorded in conveyor.function_wakes; returns the pg_net request id or null.';
 
+COMMENT ON FUNCTION "conveyor"."wake_pending_pipelines"() IS 'Safety net run by pg_cron: conveyor.wake_if_pending for every registered pipeline; returns {<pipeline>: <pg_net request id, or null when it did not wake>}.';
+
 COMMENT ON SCHEMA "conveyor" IS 'Conveyor pipeline internals: staging, queue glue, wakes, settings. Not exposed through the API.';
 
 COMMENT ON TABLE "conveyor"."function_wakes" IS 'One row per edge function woken from SQL: when it was last woken and how often it may be.';
@@ -969,6 +1346,8 @@ COMMENT ON TABLE "conveyor"."function_wakes" IS 'One row per edge function woken
 COMMENT ON TABLE "conveyor"."pipelines" IS 'Queue pipelines: name, pgmq queue, staging table (schema-qualified) and the edge function that drains it.';
 
 COMMENT ON TABLE "conveyor"."sales_input" IS 'Sales records exactly as received by the ingest API, with status received|processed|rejected|failed, the last error and attempts.';
+
+COMMENT ON TABLE "conveyor"."settings" IS 'Operator settings: upkeep windows and health thresholds (name, value, unit, description); change them with an UPDATE.';
 
 COMMENT ON TABLE "conveyor"."worker_leases" IS 'Worker slots: one row per slot held (or left behind by a worker that died), free once expires_at has passed.';
 
@@ -1004,7 +1383,11 @@ COMMENT ON TYPE "conveyor"."sales_batch_suppliers" IS 'Batch document list of su
 
 COMMENT ON TYPE "conveyor"."sales_batch_unprocessable" IS 'Batch document list of rejected or failed records, as columns.';
 
+COMMENT ON TYPE "conveyor"."staging_activity_counts" IS 'A pipeline''s recent staging activity: processed in 5 and 60 minutes, rejected in 60 minutes, rejected and failed in all.';
+
 COMMENT ON TYPE "conveyor"."staging_count" IS 'Staging records of one status: how many, the oldest received and the last processed time.';
+
+COMMENT ON VIEW "conveyor"."pipeline_health" IS 'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots. Thresholds come from conveyor.settings.';
 
 COMMENT ON VIEW "conveyor"."pipeline_status" IS 'Staging records per pipeline and status, with the oldest received and the last processed time.';
 
@@ -1027,6 +1410,22 @@ GRANT EXECUTE ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[],
 REVOKE ALL ON FUNCTION "conveyor"."pause_wakes"(text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."pause_wakes"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."purge_archived_messages"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."purge_archived_messages"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."purge_cron_run_details"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."purge_cron_run_details"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."purge_http_responses"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."purge_http_responses"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."purge_processed_staging"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."purge_processed_staging"() TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."read_messages"(text, integer, integer) FROM PUBLIC;
 
@@ -1060,9 +1459,21 @@ REVOKE ALL ON FUNCTION "conveyor"."sales_payload_is_readable"(json) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."sales_payload_is_readable"(json) TO "postgres", "service_role";
 
+REVOKE ALL ON FUNCTION "conveyor"."schedule_upkeep"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."schedule_upkeep"() TO "postgres";
+
 REVOKE ALL ON FUNCTION "conveyor"."secret"(text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."secret"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."setting"(text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."setting"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."staging_activity"(text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."staging_activity"(text) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."staging_status"(text) FROM PUBLIC;
 
@@ -1088,6 +1499,10 @@ REVOKE ALL ON FUNCTION "conveyor"."wake_if_pending"(text, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."wake_if_pending"(text, text) TO "postgres";
 
+REVOKE ALL ON FUNCTION "conveyor"."wake_pending_pipelines"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."wake_pending_pipelines"() TO "postgres";
+
 GRANT CREATE, USAGE ON SCHEMA "conveyor" TO "postgres";
 
 GRANT USAGE ON SCHEMA "conveyor" TO "service_role";
@@ -1099,6 +1514,8 @@ GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "co
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."sales_input" TO "postgres";
 
 GRANT INSERT, SELECT ON TABLE "conveyor"."sales_input" TO "service_role";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."settings" TO "postgres";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."worker_leases" TO "postgres";
 
@@ -1208,7 +1625,11 @@ GRANT USAGE ON TYPE "conveyor"."sales_batch_suppliers" TO "postgres";
 
 GRANT USAGE ON TYPE "conveyor"."sales_batch_unprocessable" TO "postgres";
 
+GRANT USAGE ON TYPE "conveyor"."staging_activity_counts" TO "postgres";
+
 GRANT USAGE ON TYPE "conveyor"."staging_count" TO "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."pipeline_health" TO "postgres";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."pipeline_status" TO "postgres";
 

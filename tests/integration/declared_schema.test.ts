@@ -76,10 +76,10 @@ Deno.test("every migration is generated from the declared schema or a hand-writt
     const steps = migrations(database);
     assert.ok(steps.some((m) => m.kind === "generated"), `${database}: no generated migration`);
   }
-  assert.deepEqual(
-    migrations("working").map((m) => m.kind),
-    ["before", "generated", "after"],
-  );
+  // The environment steps first; then generated migrations, each followed by the data steps
+  // that need it (the lead squashes the generated ones into the baseline when merging).
+  const kinds = migrations("working").map((m) => m.kind).join(" ");
+  assert.match(kinds, /^before( before)*( generated( after)*)+$/, kinds);
 });
 
 Deno.test("the functions' database types are those supabase gen types writes for the migrated database", async () => {

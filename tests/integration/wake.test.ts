@@ -71,16 +71,16 @@ Deno.test("a wake for a missing secret names the secret and how to set it", asyn
   }
 });
 
-Deno.test("pg_cron runs the process-sales safety net at the finest schedule it supports", async () => {
+Deno.test("pg_cron runs the safety net of every pipeline at the finest schedule it supports", async () => {
   const sql = database({ max: 1 });
   try {
-    const [job] = await sql`select schedule, command, active from cron.job where jobname = 'conveyor-process-sales-safety-net'`;
+    const [job] = await sql`select schedule, command, active from cron.job where jobname = 'conveyor-wake-pending-pipelines'`;
     assert.ok(job, "the job is scheduled");
     assert.equal(job.active, true);
     const [{ version }] = await sql`select extversion as version from pg_extension where extname = 'pg_cron'`;
     const [major, minor] = String(version).split(/[.-]/).map(Number);
     assert.equal(job.schedule, major > 1 || minor >= 5 ? "10 seconds" : "* * * * *");
-    assert.match(job.command, /conveyor\.wake_if_pending\('process-sales', 'sales_input'\)/);
+    assert.equal(job.command, "select conveyor.wake_pending_pipelines()");
   } finally {
     await endClient(sql);
   }

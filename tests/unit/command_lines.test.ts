@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 
 const root = new URL("../../", import.meta.url);
-const commands = ["requeue", "demo", "bench", "stack", "test", "db"] as const;
+const commands = ["requeue", "demo", "bench", "stack", "test", "db", "status"] as const;
 
 async function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -46,6 +46,7 @@ Deno.test("a bad option value is one line naming the flag", async () => {
     ["stack", ["sideways"], /^stack: unknown command "sideways"/],
     ["db", ["check", "--database", "staging"], /^db: --database: /],
     ["db", ["frob"], /^db: unknown command "frob"/],
+    ["status", ["--connect-timeout", "never"], /^status: --connect-timeout: /],
   ];
   for (const [name, args, expected] of cases) {
     const { code, stderr } = await run(name, args);

@@ -92,6 +92,28 @@ export type Database = {
         };
         Relationships: [];
       };
+      "settings": {
+        Row: {
+          "description": string;
+          "name": string;
+          "unit": string;
+          "value": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "description": string;
+          "name": string;
+          "unit": string;
+          "value": number;
+        };
+        Update: {
+          "description"?: string;
+          "name"?: string;
+          "unit"?: string;
+          "value"?: number;
+        };
+        Relationships: [];
+      };
       "worker_leases": {
         Row: {
           "expires_at": string;
@@ -119,6 +141,18 @@ export type Database = {
       };
     };
     Views: {
+      "pipeline_health": {
+        Row: {
+          "check_name": string | null;
+          "detail": string | null;
+          "healthy": boolean | null;
+          "subject": string | null;
+          "threshold": number | null;
+          "value": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
       "pipeline_status": {
         Row: {
           "last_processed_at": string | null;
@@ -142,6 +176,10 @@ export type Database = {
         Returns: number;
       };
       "pause_wakes": { Args: { "function_name": string }; Returns: undefined };
+      "purge_archived_messages": { Args: Record<PropertyKey, never>; Returns: Json };
+      "purge_cron_run_details": { Args: Record<PropertyKey, never>; Returns: Json };
+      "purge_http_responses": { Args: Record<PropertyKey, never>; Returns: Json };
+      "purge_processed_staging": { Args: Record<PropertyKey, never>; Returns: Json };
       "read_messages": {
         Args: { "qty": number; "queue_name": string; "visibility_seconds": number };
         Returns: {
@@ -170,7 +208,26 @@ export type Database = {
       };
       "resume_wakes": { Args: { "function_name": string; "queue_name": string }; Returns: number };
       "sales_payload_is_readable": { Args: { "payload": Json }; Returns: boolean };
+      "schedule_upkeep": {
+        Args: Record<PropertyKey, never>;
+        Returns: {
+          "job_command": string;
+          "job_name": string;
+          "job_schedule": string;
+        }[];
+      };
       "secret": { Args: { "secret_name": string }; Returns: string };
+      "setting": { Args: { "setting_name": string }; Returns: number };
+      "staging_activity": {
+        Args: { "pipeline": string };
+        Returns: Database["conveyor"]["CompositeTypes"]["staging_activity_counts"];
+        SetofOptions: {
+          from: "*";
+          to: "staging_activity_counts";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "staging_status": {
         Args: { "pipeline": string };
         Returns: Database["conveyor"]["CompositeTypes"]["staging_count"][];
@@ -195,6 +252,7 @@ export type Database = {
         Args: { "function_name": string; "queue_name": string };
         Returns: number;
       };
+      "wake_pending_pipelines": { Args: Record<PropertyKey, never>; Returns: Json };
     };
     Enums: {
       [_ in never]: never;
@@ -263,6 +321,13 @@ export type Database = {
         "msg_id": (number)[] | null;
         "attempts": (number)[] | null;
         "error": (string)[] | null;
+      };
+      "staging_activity_counts": {
+        "processed_last_5m": number | null;
+        "processed_last_60m": number | null;
+        "rejected_last_60m": number | null;
+        "rejected": number | null;
+        "failed": number | null;
       };
       "staging_count": {
         "status": string | null;

@@ -1,7 +1,8 @@
 -- The queue pipelines: each has a pgmq queue of staging ids, a staging table and the edge
 -- function that drains it. The helpers below take the pipeline (or its queue) as a parameter,
 -- so every pipeline (sales, imports, sync) shares them. A pipeline is registered by a migration
--- with its queue and its pg_cron safety net (e.g. 20261204000300_sales_queue_and_safety_net.sql).
+-- with its queue (e.g. 20261204000300_sales_queue.sql); the pg_cron safety net wakes every registered
+-- pipeline (60_upkeep_and_health).
 --
 -- A staging table has at least: id bigint (the queue message is {"id": <id>}), batch_id uuid,
 -- status text (received | processed | rejected | failed), error text, attempts integer,

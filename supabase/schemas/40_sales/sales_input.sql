@@ -6,7 +6,7 @@
 -- Rejected and failed rows are replayed with conveyor.requeue('sales') after a fix.
 -- Every insert statement queues one pgmq message per new row ({"id": <staging id>}) in one
 -- send_batch, then wakes the process-sales worker (coalesced). The queue itself is created by a
--- migration (20261204000300_sales_queue_and_safety_net.sql).
+-- migration (20261204000300_sales_queue.sql).
 
 -- Payloads that `payload ->> ...` and `payload::jsonb` can always read. The json type stores text
 -- as received and accepts the escapes \u0000 (NUL) and lone surrogates (\ud800), which no
