@@ -398,6 +398,32 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.delete_in_batches(statement text, cutoff timestamp with time zone)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
+  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
+  deleted bigint;
+  total bigint := 0;
+  batches integer := 0;
+begin
+  if batch_rows < 1 or max_batches < 1 then
+    raise exception 'upkeep: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
+  end if;
+  loop
+    execute statement using cutoff, batch_rows;
+    get diagnostics deleted = row_count;
+    total := total + deleted;
+    batches := batches + 1;
+    exit when deleted < batch_rows or batches >= max_batches;
+  end loop;
+  return total;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.enqueue_sales_input()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -470,33 +496,17 @@ AS $function$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('queue_archive_retention_days') * 86400);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  queue record;
-  deleted bigint;
-  total bigint;
-  batches integer;
   per_queue jsonb := '{}'::jsonb;
+  queue record;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_archived_messages: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
   for queue in select p.queue_name from conveyor.pipelines as p order by p.queue_name loop
-    total := 0;
-    batches := 0;
-    loop
-      execute pg_catalog.format(
+    per_queue := per_queue || pg_catalog.jsonb_build_object(queue.queue_name, conveyor.delete_in_batches(
+      pg_catalog.format(
         'delete from pgmq.%1$I as a
           where a.msg_id in (select o.msg_id from pgmq.%1$I as o
                               where o.archived_at < $1 order by o.archived_at limit $2)',
-        'a_' || queue.queue_name)
-        using cutoff, batch_rows;
-      get diagnostics deleted = row_count;
-      total := total + deleted;
-      batches := batches + 1;
-      exit when deleted < batch_rows or batches >= max_batches;
-    end loop;
-    per_queue := per_queue || pg_catalog.jsonb_build_object(queue.queue_name, total);
+        'a_' || queue.queue_name),
+      cutoff));
   end loop;
   return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', per_queue);
 end
@@ -511,25 +521,12 @@ AS $function$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('cron_run_details_retention_days') * 86400);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  deleted bigint;
-  total bigint := 0;
-  batches integer := 0;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_cron_run_details: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
-  loop
-    delete from cron.job_run_details as d
-     where d.runid in (select o.runid from cron.job_run_details as o
-                        where o.end_time < cutoff order by o.runid limit batch_rows);
-    get diagnostics deleted = row_count;
-    total := total + deleted;
-    batches := batches + 1;
-    exit when deleted < batch_rows or batches >= max_batches;
-  end loop;
-  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', conveyor.delete_in_batches(
+    'delete from cron.job_run_details as d
+      where d.runid in (select o.runid from cron.job_run_details as o
+                         where o.end_time < $1 order by o.runid limit $2)',
+    cutoff));
 end
 $function$;
 
@@ -542,25 +539,11 @@ AS $function$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('http_response_retention_hours') * 3600);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  deleted bigint;
-  total bigint := 0;
-  batches integer := 0;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_http_responses: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
-  loop
-    delete from net._http_response as r
-     where r.ctid = any (array(
-             select o.ctid from net._http_response as o where o.created < cutoff limit batch_rows));
-    get diagnostics deleted = row_count;
-    total := total + deleted;
-    batches := batches + 1;
-    exit when deleted < batch_rows or batches >= max_batches;
-  end loop;
-  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', conveyor.delete_in_batches(
+    'delete from net._http_response as r
+      where r.ctid = any (array(select o.ctid from net._http_response as o where o.created < $1 limit $2))',
+    cutoff));
 end
 $function$;
 
@@ -1287,6 +1270,8 @@ COMMENT ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) IS 'Persists one norma
 
 COMMENT ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) IS 'After a transient failure: records the error and attempts on the pipeline''s staging rows and sets each message''s visibility timeout to its backoff delay ([{input_id,msg_id,attempts,delay_seconds}]); returns how many were deferred.';
 
+COMMENT ON FUNCTION "conveyor"."delete_in_batches"(text, timestamp with time zone) IS 'Upkeep: runs a delete statement (its $1 the cutoff, $2 the batch size upkeep_batch_rows) until it deletes fewer than a batch or upkeep_max_batches statements ran; returns the rows deleted. Called by the purge functions only.';
+
 COMMENT ON FUNCTION "conveyor"."enqueue_sales_input"() IS 'Statement trigger on conveyor.sales_input: queues one pgmq message per new row in one send_batch, then wakes process-sales (coalesced).';
 
 COMMENT ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) IS 'Keeps messages a worker is working on hidden: sets their visibility to vt seconds from now (pgmq.set_vt for an array, skipping rows locked by their batch); returns how many.';
@@ -1398,6 +1383,10 @@ GRANT EXECUTE ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."delete_in_batches"(text, timestamp with time zone) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."delete_in_batches"(text, timestamp with time zone) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."enqueue_sales_input"() FROM PUBLIC;
 

@@ -171,6 +171,7 @@ export type Database = {
         Args: { "deferrals": Json; "error": string; "pipeline": string };
         Returns: number;
       };
+      "delete_in_batches": { Args: { "cutoff": string; "statement": string }; Returns: number };
       "extend_message_visibility": {
         Args: { "msg_ids": (number)[]; "queue_name": string; "vt": number };
         Returns: number;

@@ -14,33 +14,17 @@ as $$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('queue_archive_retention_days') * 86400);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  queue record;
-  deleted bigint;
-  total bigint;
-  batches integer;
   per_queue jsonb := '{}'::jsonb;
+  queue record;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_archived_messages: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
   for queue in select p.queue_name from conveyor.pipelines as p order by p.queue_name loop
-    total := 0;
-    batches := 0;
-    loop
-      execute pg_catalog.format(
+    per_queue := per_queue || pg_catalog.jsonb_build_object(queue.queue_name, conveyor.delete_in_batches(
+      pg_catalog.format(
         'delete from pgmq.%1$I as a
           where a.msg_id in (select o.msg_id from pgmq.%1$I as o
                               where o.archived_at < $1 order by o.archived_at limit $2)',
-        'a_' || queue.queue_name)
-        using cutoff, batch_rows;
-      get diagnostics deleted = row_count;
-      total := total + deleted;
-      batches := batches + 1;
-      exit when deleted < batch_rows or batches >= max_batches;
-    end loop;
-    per_queue := per_queue || pg_catalog.jsonb_build_object(queue.queue_name, total);
+        'a_' || queue.queue_name),
+      cutoff));
   end loop;
   return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', per_queue);
 end

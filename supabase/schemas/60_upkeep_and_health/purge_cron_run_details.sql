@@ -14,25 +14,12 @@ as $$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('cron_run_details_retention_days') * 86400);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  deleted bigint;
-  total bigint := 0;
-  batches integer := 0;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_cron_run_details: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
-  loop
-    delete from cron.job_run_details as d
-     where d.runid in (select o.runid from cron.job_run_details as o
-                        where o.end_time < cutoff order by o.runid limit batch_rows);
-    get diagnostics deleted = row_count;
-    total := total + deleted;
-    batches := batches + 1;
-    exit when deleted < batch_rows or batches >= max_batches;
-  end loop;
-  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', conveyor.delete_in_batches(
+    'delete from cron.job_run_details as d
+      where d.runid in (select o.runid from cron.job_run_details as o
+                         where o.end_time < $1 order by o.runid limit $2)',
+    cutoff));
 end
 $$;
 

@@ -13,25 +13,11 @@ as $$
 declare
   cutoff timestamptz := pg_catalog.now()
     - pg_catalog.make_interval(secs => conveyor.setting('http_response_retention_hours') * 3600);
-  batch_rows bigint := conveyor.setting('upkeep_batch_rows')::bigint;
-  max_batches integer := conveyor.setting('upkeep_max_batches')::integer;
-  deleted bigint;
-  total bigint := 0;
-  batches integer := 0;
 begin
-  if batch_rows < 1 or max_batches < 1 then
-    raise exception 'purge_http_responses: upkeep_batch_rows and upkeep_max_batches must be at least 1 (got %, %)', batch_rows, max_batches;
-  end if;
-  loop
-    delete from net._http_response as r
-     where r.ctid = any (array(
-             select o.ctid from net._http_response as o where o.created < cutoff limit batch_rows));
-    get diagnostics deleted = row_count;
-    total := total + deleted;
-    batches := batches + 1;
-    exit when deleted < batch_rows or batches >= max_batches;
-  end loop;
-  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', total);
+  return pg_catalog.jsonb_build_object('cutoff', cutoff, 'deleted', conveyor.delete_in_batches(
+    'delete from net._http_response as r
+      where r.ctid = any (array(select o.ctid from net._http_response as o where o.created < $1 limit $2))',
+    cutoff));
 end
 $$;
 
