@@ -51,7 +51,9 @@ export async function openSource(
   } catch (error) {
     if (timeout.aborted) throw new TransientSourceError(`source_url: no answer within ${timeoutMs} ms`);
     if (signal.aborted) throw error;
-    throw new TransientSourceError(`source_url: ${(error as Error).message}`);
+    const cause = (error as Error).cause;
+    const detail = cause instanceof Error ? `${(error as Error).message}: ${cause.message}` : (error as Error).message;
+    throw new TransientSourceError(`source_url: ${detail}`);
   }
   if (response.status >= 500 || response.status === 408 || response.status === 429) {
     await response.body?.cancel();
