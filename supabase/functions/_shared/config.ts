@@ -88,6 +88,11 @@ export function workerConfig(env: Record<string, string | undefined> = Deno.env.
   return load(workerSchema, env, "process-sales");
 }
 
+/** The `import` API needs only the database and the keys. */
+export function importApiConfig(env: Record<string, string | undefined> = Deno.env.toObject()): BaseConfig {
+  return load(baseSchema, env, "import");
+}
+
 export function importConfig(env: Record<string, string | undefined> = Deno.env.toObject()): ImportConfig {
   return load(importSchema, env, "process-import");
 }
