@@ -29,7 +29,7 @@ import { stackEnvLines } from "./local-stack/stack.ts";
 
 const program = commandLine("import", "Imports a feed file (URL or local file) into the sales pipeline through an import job.")
   .argument("<source>", "an http(s) URL, or a local file (served by this command while the job runs)")
-  .requiredOption("--shop <code>", "the shop the file comes from (an active public.shops code)")
+  .option("--shop <code>", "the shop the file comes from (an active public.shops code)")
   .option("--format <format>", "csv, ndjson or json (default: from the file name, else csv)")
   .option("--map <list>", "column=field pairs, comma-separated (e.g. Артикул=product.sku,Цена=unit_price)")
   .option("--delimiter <char>", "CSV delimiter", ",")
@@ -40,7 +40,7 @@ const program = commandLine("import", "Imports a feed file (URL or local file) i
   .option("--db-url <url>", "database URL (default: DB_URL, else the local stack's)");
 
 const optionsSchema = z.object({
-  shop: z.string().min(1),
+  shop: z.string({ error: "is required (the code of an active shop)" }).min(1),
   format: z.enum(["csv", "ndjson", "json"]).optional(),
   map: z.string().optional(),
   delimiter: z.string().length(1, "must be one character"),

@@ -14,6 +14,8 @@ import type { FileItem } from "./file_items.ts";
 export interface CsvOptions {
   delimiter: string;
   encoding: string;
+  /** The bytes start at the file's start (not at a checkpoint): a UTF-8 byte-order mark there is skipped. */
+  atFileStart: boolean;
 }
 
 interface RecordContext {
@@ -35,10 +37,17 @@ export class CsvRowReader {
   private readonly decoder: TextDecoder;
   private readonly lenientDecoder: TextDecoder;
   private items: FileItem[] = [];
+  /** The file's first bytes, held until there are three to look for a byte-order mark. */
+  private head: Uint8Array | null;
+  /** Bytes before the parser's first: a byte-order mark. */
+  private skipped = 0;
+  /** Bytes given to the parser. */
+  private written = 0;
   private lastLine = 0;
   private ended: Promise<void>;
 
   constructor(options: CsvOptions) {
+    this.head = options.atFileStart ? new Uint8Array() : null;
     this.decoder = new TextDecoder(options.encoding, { fatal: true, ignoreBOM: true });
     this.lenientDecoder = new TextDecoder(options.encoding, { ignoreBOM: true });
     this.parser = parse({
@@ -46,11 +55,15 @@ export class CsvRowReader {
       delimiter: options.delimiter,
       info: true,
       raw: true,
-      bom: true,
+      // not the parser's: on a byte-order mark it switches its output to utf8, and the fields are
+      // no longer the file's bytes one per character (see `push`)
+      bom: false,
       relax_quotes: true,
       relax_column_count: true,
       skip_empty_lines: true,
       skip_records_with_error: true,
+      // any mix of line endings (the default takes the first line's for the whole file)
+      record_delimiter: ["\r\n", "\n", "\r"],
       on_record: (record: { record: string[]; info: RecordContext; raw?: string }, context: RecordContext) => {
         this.onRecord(record.record ?? (record as unknown as string[]), context);
         return null;
@@ -81,7 +94,7 @@ export class CsvRowReader {
         this.items.push({
           kind: "malformed",
           line,
-          endOffset: context.bytes,
+          endOffset: this.skipped + context.bytes,
           endLine: context.lines,
           reason: `column ${fields.length + 1}: bytes that are not valid ${this.decoder.encoding}`,
           raw: this.decodeRaw(raw),
@@ -89,7 +102,7 @@ export class CsvRowReader {
         return;
       }
     }
-    this.items.push({ kind: "row", line, endOffset: context.bytes, endLine: context.lines, fields });
+    this.items.push({ kind: "row", line, endOffset: this.skipped + context.bytes, endLine: context.lines, fields });
   }
 
   private onMalformed(error: Error & { code?: string; bytes?: number; lines?: number; raw?: string }): void {
@@ -99,7 +112,8 @@ export class CsvRowReader {
     this.items.push({
       kind: "malformed",
       line,
-      endOffset: error.bytes ?? 0,
+      // an open quote is only found at the end of the file, and takes all of it
+      endOffset: this.skipped + (error.code === "CSV_QUOTE_NOT_CLOSED" ? this.written : error.bytes ?? 0),
       endLine: this.lastLine,
       reason: error.code === "CSV_QUOTE_NOT_CLOSED" ? "a quote opened here is never closed" : `bad CSV: ${error.message}`,
       raw: this.decodeRaw(raw),
@@ -112,12 +126,32 @@ export class CsvRowReader {
 
   /** Parses a chunk of the file; returns the rows it completed (in file order). */
   push(bytes: Uint8Array): FileItem[] {
+    if (this.head) {
+      const joined = new Uint8Array(this.head.byteLength + bytes.byteLength);
+      joined.set(this.head);
+      joined.set(bytes, this.head.byteLength);
+      if (joined.byteLength < 3) {
+        this.head = joined;
+        return [];
+      }
+      this.head = null;
+      const bom = joined[0] === 0xef && joined[1] === 0xbb && joined[2] === 0xbf;
+      this.skipped = bom ? 3 : 0;
+      bytes = bom ? joined.subarray(3) : joined;
+    }
+    this.written += bytes.byteLength;
     this.parser.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return this.take();
   }
 
   /** The end of the file: the last row, if it had no line break after it. */
   async end(): Promise<FileItem[]> {
+    if (this.head) {
+      const head = this.head;
+      this.head = null;
+      this.written += head.byteLength;
+      if (head.byteLength > 0) this.parser.write(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+    }
     this.parser.end();
     this.parser.resume();
     await this.ended;

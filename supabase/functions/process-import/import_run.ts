@@ -82,7 +82,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The job format's reader; `resumed`: it starts at a checkpoint (a Range request), not at byte 0. */
 function readerFor(job: ImportJob, resumed: boolean): FileReader {
-  if (job.format === "csv") return new CsvRowReader({ delimiter: job.delimiter, encoding: job.encoding });
+  if (job.format === "csv") return new CsvRowReader({ delimiter: job.delimiter, encoding: job.encoding, atFileStart: !resumed });
   if (job.format === "ndjson") return new NdjsonReader(job.encoding);
   return new JsonArrayReader(job.encoding, resumed);
 }
