@@ -38,9 +38,15 @@ async function createJob(sql: Sql, fields: Record<string, unknown>): Promise<str
   return job.id;
 }
 
+/**
+ * A job's staging rows in line order. `status` is "rejected" for a row the import rejected, else
+ * "received": a record handed to the sales pipeline, whose worker may have processed it already.
+ */
 async function stagedRows(sql: Sql, jobId: string) {
   return await sql<{ line: number; status: string; error: string | null; payload: Record<string, unknown> }[]>`
-    select (payload -> '_import' ->> 'line')::int as line, status, error, payload::jsonb as payload
+    select (payload -> '_import' ->> 'line')::int as line,
+           case when status = 'rejected' and error like 'import job %' then 'rejected' else 'received' end as status,
+           error, payload::jsonb as payload
       from conveyor.sales_input where payload -> '_import' ->> 'job' = ${jobId}
      order by (payload -> '_import' ->> 'line')::int`;
 }

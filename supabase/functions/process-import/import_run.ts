@@ -155,6 +155,7 @@ class JobRun {
     try {
       let attempts = this.job.attempts;
       for (;;) {
+        if (this.takenAway) return "stopped";
         try {
           const outcome = await this.streamOnce();
           this.log("info", "job " + outcome, { rows: this.rowsThisRun, offset: this.committed.offset });
@@ -170,7 +171,12 @@ class JobRun {
             this.log("warn", "job failed", { error: message });
             return "failed";
           }
-          attempts = await this.recordAttempt(message);
+          try {
+            attempts = await this.recordAttempt(message);
+          } catch (recordError) {
+            if (recordError instanceof JobTakenAway) return "stopped";
+            throw recordError;
+          }
           if (attempts >= this.options.maxAttempts) {
             await this.finish("failed", `${message} (attempt ${attempts} of ${this.options.maxAttempts})`);
             this.log("warn", "job failed after its attempts", { error: message, attempts });

@@ -80,6 +80,9 @@ $$;
 comment on function conveyor.import_record_fields() is
   'The sales record fields an import mapping may name, dotted for nested ones (the record contract).';
 
+revoke all on function conveyor.import_record_fields() from public, anon, authenticated;
+grant execute on function conveyor.import_record_fields() to service_role;
+
 -- Refuses bad job input at insert (and at an update of the input), naming the field; stamps
 -- started_at, finished_at and updated_at as the status moves.
 create or replace function conveyor.check_import_job()

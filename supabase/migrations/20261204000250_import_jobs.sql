@@ -254,7 +254,9 @@ REVOKE ALL ON FUNCTION "conveyor"."claim_import_job"(uuid, integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."claim_import_job"(uuid, integer) TO "postgres";
 
-GRANT EXECUTE ON FUNCTION "conveyor"."import_record_fields"() TO "postgres";
+REVOKE ALL ON FUNCTION "conveyor"."import_record_fields"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."import_record_fields"() TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) FROM PUBLIC;
 
