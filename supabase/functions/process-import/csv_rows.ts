@@ -24,6 +24,7 @@ interface RecordContext {
   raw?: string;
 }
 
+// deno-lint-ignore no-control-regex
 const asciiOnly = /^[\x00-\x7f]*$/;
 
 /** Line breaks at the start of a raw record: the empty lines the parser skipped before it. */

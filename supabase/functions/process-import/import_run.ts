@@ -319,7 +319,8 @@ class JobRun {
       return { payload: JSON.stringify({ ...mapped.record, _import: where }), status: "received", error: null };
     }
     const rawText = typeof raw === "string" ? raw : JSON.stringify(raw);
-    const storable = rawText.replace(/\u0000/g, "\ufffd").replace(/[\ud800-\udfff]/g, "\ufffd").slice(0, maxRawChars);
+    // storable as PostgreSQL text: a NUL or a lone surrogate (also one left by the cut) becomes U+FFFD
+    const storable = rawText.slice(0, maxRawChars).toWellFormed().replaceAll("\u0000", "\ufffd");
     return {
       payload: JSON.stringify({ source: this.job.shop, _import: { ...where, raw: storable } }),
       status: "rejected",

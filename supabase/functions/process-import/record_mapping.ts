@@ -61,6 +61,7 @@ export function decimalCommaNumber(text: string): string {
 }
 
 /** Text PostgreSQL cannot hold (a NUL, a lone surrogate): such a row is rejected, not stored raw. */
+// deno-lint-ignore no-control-regex
 const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function findUnstorable(value: unknown, path: string): string | null {
