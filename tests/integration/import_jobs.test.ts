@@ -340,6 +340,37 @@ Deno.test("the reaper returns a job with a stale heartbeat to pending, and fails
   });
 });
 
+Deno.test("a run whose job the reaper returned stops; the next run resumes at the checkpoint, no row twice", async () => {
+  await withImports(async (sql) => {
+    const records = sample(uniqueTag("reaped"), 6_000);
+    const served = serveBytes(new TextEncoder().encode(csvOf(records)), { chunkDelayMs: 20 });
+    try {
+      const id = await createJob(sql, { shop: "moba", source_url: served.url });
+      const options = testImportOptions({ IMPORT_CHUNK_ROWS: "500" });
+      const stale = runImportOnce(sql, options);
+      await waitFor("a first chunk", async () => Number((await jobRow(sql, id)).rows_read) > 0 ? true : undefined, 15_000);
+      // as if the run had died: its heartbeat is old, and the reaper takes the job back
+      await sql`update conveyor.import_jobs set heartbeat_at = now() - interval '10 minutes' where id = ${id}`;
+      const [reaped] = await sql<{ n: number }[]>`select conveyor.reap_import_jobs(interval '1 minute', 5) as n`;
+      assert.equal(reaped.n, 1);
+      const first = await stale;
+      // the old run stops at its next chunk or heartbeat, then (a run claims what is pending) takes
+      // the job again as a fresh claim and resumes it
+      assert.equal(first.jobs[0].outcome, "stopped");
+      await runUntilFinished(sql, id, options);
+      const job = await jobRow(sql, id);
+      assert.equal(job.status, "succeeded", job.last_error ?? "");
+      assert.equal(job.attempts, 1);
+      assert.match(job.last_error ?? "", /^run lost: no heartbeat since/);
+      const rows = await stagedRows(sql, id);
+      assert.deepEqual(rows.map((r) => r.line), records.map((_, i) => i + 2), "every row once, in order");
+      assert.equal(served.requests[served.requests.length - 1].status, 206, "resumed with a Range request");
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 Deno.test("bad job input is refused at insert, naming the field", async () => {
   await withImports(async (sql) => {
     const cases: [Record<string, unknown>, RegExp][] = [
