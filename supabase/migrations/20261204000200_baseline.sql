@@ -6,6 +6,8 @@ CREATE SCHEMA "conveyor";
 
 CREATE TABLE "conveyor"."function_wakes" ("function_name" text NOT NULL, "min_interval" interval NOT NULL DEFAULT '00:00:00.25'::interval, "paused" boolean NOT NULL DEFAULT false, "last_requested_at" timestamp with time zone NOT NULL DEFAULT '-infinity'::timestamp with time zone, "requests_sent" bigint NOT NULL DEFAULT 0, "last_wake_error" text, "last_wake_error_at" timestamp with time zone, CONSTRAINT "function_wakes_pkey" PRIMARY KEY (function_name));
 
+CREATE TABLE "conveyor"."import_jobs" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "shop" text NOT NULL, "format" text NOT NULL DEFAULT 'csv'::text, "source_url" text NOT NULL, "mapping" jsonb, "delimiter" text NOT NULL DEFAULT ','::text, "header" boolean NOT NULL DEFAULT true, "encoding" text NOT NULL DEFAULT 'utf-8'::text, "decimal_comma" boolean NOT NULL DEFAULT false, "status" text NOT NULL DEFAULT 'pending'::text, "bytes_total" bigint, "bytes_read" bigint NOT NULL DEFAULT 0, "rows_read" bigint NOT NULL DEFAULT 0, "rows_accepted" bigint NOT NULL DEFAULT 0, "rows_rejected" bigint NOT NULL DEFAULT 0, "attempts" integer NOT NULL DEFAULT 0, "last_error" text, "checkpoint_offset" bigint NOT NULL DEFAULT 0, "checkpoint_row" bigint NOT NULL DEFAULT 0, "checkpoint_line" bigint NOT NULL DEFAULT 0, "columns" text[], "accepts_ranges" boolean, "run_id" uuid, "heartbeat_at" timestamp with time zone, "created_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), "started_at" timestamp with time zone, "finished_at" timestamp with time zone, "updated_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), CONSTRAINT "import_jobs_counts_add_up" CHECK (((rows_read = (rows_accepted + rows_rejected)) AND (checkpoint_row <= rows_read))), CONSTRAINT "import_jobs_pkey" PRIMARY KEY (id), CONSTRAINT "import_jobs_status_known" CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))));
+
 CREATE TABLE "conveyor"."pipelines" ("name" text NOT NULL, "queue_name" text NOT NULL, "staging_table" text NOT NULL, "worker_function" text NOT NULL, CONSTRAINT "pipelines_name_check" CHECK ((name ~ '^[a-z][a-z0-9_]*$'::text)), CONSTRAINT "pipelines_pkey" PRIMARY KEY (name), CONSTRAINT "pipelines_queue_name_key" UNIQUE (queue_name), CONSTRAINT "pipelines_staging_table_key" UNIQUE (staging_table));
 
 CREATE TABLE "conveyor"."sales_input" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "payload" json NOT NULL, "received_at" timestamp with time zone NOT NULL DEFAULT now(), "status" text NOT NULL DEFAULT 'received'::text, "error" text, "attempts" integer NOT NULL DEFAULT 0, "processed_at" timestamp with time zone, CONSTRAINT "sales_input_pkey" PRIMARY KEY (id), CONSTRAINT "sales_input_status_check" CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'rejected'::text, 'failed'::text]))));
@@ -372,6 +374,129 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.check_import_job()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  bad_key text;
+  bad_value text;
+begin
+  if tg_op = 'INSERT' or new.shop is distinct from old.shop or new.format is distinct from old.format
+     or new.source_url is distinct from old.source_url or new.mapping is distinct from old.mapping
+     or new.delimiter is distinct from old.delimiter or new.encoding is distinct from old.encoding then
+    if not exists (select from public.shops as s where s.code = new.shop and s.active) then
+      raise exception 'import_jobs.shop: "%" is not an active shop', new.shop
+        using errcode = 'check_violation', hint = 'Shops are listed in public.shops.';
+    end if;
+    if new.format is null or new.format not in ('csv', 'ndjson', 'json') then
+      raise exception 'import_jobs.format: "%" is not one of csv, ndjson, json', new.format
+        using errcode = 'check_violation';
+    end if;
+    if new.source_url is null or new.source_url !~* '^https?://[^/\s]+' then
+      raise exception 'import_jobs.source_url: "%" is not an http or https URL', new.source_url
+        using errcode = 'check_violation',
+              hint = 'A Supabase Storage object is imported through a signed URL.';
+    end if;
+    if new.delimiter is null or pg_catalog.length(new.delimiter) <> 1 or new.delimiter in ('"', E'\n', E'\r') then
+      raise exception 'import_jobs.delimiter: "%" must be one character other than a quote or a line break', new.delimiter
+        using errcode = 'check_violation';
+    end if;
+    if new.encoding is null or pg_catalog.lower(new.encoding) not in
+       ('utf-8', 'utf8', 'windows-1251', 'cp1251', 'windows-1252', 'koi8-r', 'koi8-u', 'iso-8859-1', 'iso-8859-5', 'ibm866') then
+      raise exception 'import_jobs.encoding: "%" is not supported (utf-8, windows-1251, windows-1252, koi8-r, koi8-u, iso-8859-1, iso-8859-5, ibm866)', new.encoding
+        using errcode = 'check_violation';
+    end if;
+    if new.mapping is not null then
+      if pg_catalog.jsonb_typeof(new.mapping) <> 'object' or new.mapping = '{}'::jsonb then
+        raise exception 'import_jobs.mapping: names no column (an object of column -> record field, e.g. {"Артикул": "product.sku"})'
+          using errcode = 'check_violation';
+      end if;
+      select m.key into bad_key
+        from pg_catalog.jsonb_each(new.mapping) as m
+       where pg_catalog.btrim(m.key) = ''
+          or (not new.header and m.key !~ '^[1-9][0-9]{0,3}$')
+       limit 1;
+      if found then
+        raise exception 'import_jobs.mapping: "%" names no column (%)', bad_key,
+          case when new.header then 'a column name from the header' else 'a 1-based column number, as the file has no header' end
+          using errcode = 'check_violation';
+      end if;
+      select m.key, m.value::text into bad_key, bad_value
+        from pg_catalog.jsonb_each(new.mapping) as m
+       where pg_catalog.jsonb_typeof(m.value) <> 'string'
+          or not (m.value #>> '{}') = any (conveyor.import_record_fields())
+       limit 1;
+      if found then
+        raise exception 'import_jobs.mapping: column "%" maps to %, which is not a record field (one of %)',
+          bad_key, bad_value, pg_catalog.array_to_string(conveyor.import_record_fields(), ', ')
+          using errcode = 'check_violation';
+      end if;
+      select m.value #>> '{}' into bad_value
+        from pg_catalog.jsonb_each(new.mapping) as m
+       group by m.value #>> '{}'
+      having pg_catalog.count(*) > 1
+       limit 1;
+      if found then
+        raise exception 'import_jobs.mapping: more than one column maps to "%"', bad_value
+          using errcode = 'check_violation';
+      end if;
+    end if;
+  end if;
+  new.updated_at := pg_catalog.clock_timestamp();
+  if tg_op = 'UPDATE' and new.status is distinct from old.status then
+    if new.status = 'running' then
+      new.started_at := coalesce(old.started_at, pg_catalog.clock_timestamp());
+    elsif new.status in ('succeeded', 'failed', 'cancelled') then
+      new.finished_at := pg_catalog.clock_timestamp();
+      new.run_id := null;
+    end if;
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.claim_import_job(run_id uuid, max_running_per_shop integer)
+ RETURNS SETOF conveyor.import_jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if max_running_per_shop is null or max_running_per_shop < 1 then
+    raise exception 'claim_import_job: max_running_per_shop must be at least 1 (got %)', max_running_per_shop;
+  end if;
+  -- Claims queue here until commit, so each one counts the running jobs every earlier claim left.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('conveyor:import_jobs:claim'));
+  return query
+  with running as (
+    select r.shop, pg_catalog.count(*) as n
+      from conveyor.import_jobs as r
+     where r.status = 'running'
+     group by r.shop
+  ),
+  candidate as (
+    select j.id
+      from conveyor.import_jobs as j
+      left join running as r on r.shop = j.shop
+     where j.status = 'pending'
+       and coalesce(r.n, 0) < claim_import_job.max_running_per_shop
+     order by j.created_at, j.id
+     limit 1
+       for update of j skip locked
+  )
+  update conveyor.import_jobs as j
+     set status = 'running',
+         run_id = claim_import_job.run_id,
+         heartbeat_at = pg_catalog.clock_timestamp()
+    from candidate as c
+   where j.id = c.id
+  returning j.*;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.defer_messages(pipeline text, deferrals jsonb, error text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -474,6 +599,20 @@ begin
   using msg_ids, pg_catalog.make_interval(secs => vt);
   return extended;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.import_record_fields()
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select array[
+    'source', 'external_id', 'occurred_at', 'type', 'quantity', 'unit_price', 'currency',
+    'product.sku', 'product.name', 'product.manufacturer', 'product.category', 'product.group',
+    'product.kind', 'supplier.name', 'supplier.tax_id', 'location.name', 'location.city',
+    'location.address'
+  ]::text[]
 $function$;
 
 CREATE OR REPLACE FUNCTION conveyor.pause_wakes(function_name text)
@@ -612,6 +751,26 @@ AS $function$
   select m.msg_id, m.read_ct, m.message
     from pgmq.read(queue_name, visibility_seconds, qty) as m
    order by m.msg_id
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.reap_import_jobs(stale_after interval DEFAULT '00:02:00'::interval, max_attempts integer DEFAULT 5)
+ RETURNS integer
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with reaped as (
+    update conveyor.import_jobs as j
+       set attempts = j.attempts + 1,
+           status = case when j.attempts + 1 >= reap_import_jobs.max_attempts then 'failed' else 'pending' end,
+           run_id = null,
+           last_error = 'run lost: no heartbeat since ' || coalesce(j.heartbeat_at::text, 'it started')
+                        || ' (attempt ' || (j.attempts + 1) || ' of ' || reap_import_jobs.max_attempts || ')'
+     where j.status = 'running'
+       and coalesce(j.heartbeat_at, j.updated_at) < pg_catalog.clock_timestamp() - reap_import_jobs.stale_after
+    returning 1
+  )
+  select pg_catalog.count(*)::integer from reaped;
 $function$;
 
 CREATE OR REPLACE FUNCTION conveyor.refuse_orphaning_references()
@@ -829,7 +988,13 @@ begin
        ('conveyor-purge-processed-staging', '* * * * *', 'select conveyor.purge_processed_staging()'),
        ('conveyor-purge-archived-messages', '15 * * * *', 'select conveyor.purge_archived_messages()'),
        ('conveyor-purge-http-responses', '*/10 * * * *', 'select conveyor.purge_http_responses()'),
-       ('conveyor-purge-cron-run-details', '25 * * * *', 'select conveyor.purge_cron_run_details()')
+       ('conveyor-purge-cron-run-details', '25 * * * *', 'select conveyor.purge_cron_run_details()'),
+       -- import jobs: running ones whose heartbeat is older than import_stale_heartbeat_seconds go
+       -- back to pending (failed after import_max_attempts); a pending job whose wake was lost gets one
+       ('conveyor-import-reaper',
+        case when seconds_supported then '30 seconds' else '* * * * *' end,
+        'select conveyor.reap_import_jobs(pg_catalog.make_interval(secs => conveyor.setting(''import_stale_heartbeat_seconds'')), '
+          || 'conveyor.setting(''import_max_attempts'')::integer); select conveyor.wake_if_imports_pending()')
      ) as u(name, schedule, command);
 
   return query
@@ -978,7 +1143,7 @@ AS $function$
          )::uuid
 $function$;
 
-CREATE OR REPLACE FUNCTION conveyor.try_wake_function(function_name text, reason text)
+CREATE OR REPLACE FUNCTION conveyor.try_wake_function(function_name text, reason text, timeout_milliseconds integer DEFAULT 5000)
  RETURNS bigint
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -990,7 +1155,7 @@ declare
   problem_hint text;
 begin
   begin
-    request_id := conveyor.wake_function(try_wake_function.function_name, pg_catalog.jsonb_build_object('reason', reason));
+    request_id := conveyor.wake_function(try_wake_function.function_name, pg_catalog.jsonb_build_object('reason', reason), try_wake_function.timeout_milliseconds);
   exception when others then
     get stacked diagnostics problem = message_text, problem_hint = pg_exception_hint;
     raise warning 'Conveyor: waking % failed: %', try_wake_function.function_name, problem
@@ -1039,6 +1204,17 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.wake_if_imports_pending()
+ RETURNS bigint
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select conveyor.try_wake_function('process-import', 'safety_net', 300000)
+   where exists (select from conveyor.import_jobs as j where j.status = 'pending')
+     and not exists (select from conveyor.function_wakes as w where w.function_name = 'process-import' and w.paused);
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.wake_if_pending(function_name text, queue_name text)
  RETURNS bigint
  LANGUAGE plpgsql
@@ -1059,6 +1235,21 @@ begin
     return null;
   end if;
   return conveyor.try_wake_function(wake_if_pending.function_name, 'cron');
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.wake_import_worker()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if exists (select from conveyor.function_wakes as w where w.function_name = 'process-import' and w.paused) then
+    return null;
+  end if;
+  perform conveyor.try_wake_function('process-import', 'import_job', 300000);
+  return null;
 end
 $function$;
 
@@ -1180,7 +1371,39 @@ UNION ALL
     true AS healthy,
     format('%s slot(s) held, %s left behind expired'::text, count(*) FILTER (WHERE (l.expires_at > clock_timestamp())), count(*) FILTER (WHERE (l.expires_at <= clock_timestamp()))) AS detail
    FROM conveyor.worker_leases l
-  GROUP BY l.worker;
+  GROUP BY l.worker
+UNION ALL
+ SELECT 'import_jobs'::text AS check_name,
+    s.status AS subject,
+    (count(j.id))::numeric AS value,
+    NULL::numeric AS threshold,
+    true AS healthy,
+    format('%s import job(s) %s'::text, count(j.id), s.status) AS detail
+   FROM (( VALUES ('pending'::text), ('running'::text), ('succeeded'::text), ('failed'::text), ('cancelled'::text)) s(status)
+     LEFT JOIN conveyor.import_jobs j ON ((j.status = s.status)))
+  GROUP BY s.status
+UNION ALL
+ SELECT 'import_progress'::text AS check_name,
+    format('job %s (%s)'::text, j.id, j.shop) AS subject,
+    (j.rows_read)::numeric AS value,
+    NULL::numeric AS threshold,
+    true AS healthy,
+    format('%s row(s) read (%s accepted, %s rejected), %s%s bytes, attempt %s, heartbeat %s'::text, j.rows_read, j.rows_accepted, j.rows_rejected, j.bytes_read,
+        CASE
+            WHEN (j.bytes_total IS NULL) THEN ''::text
+            ELSE format(' of %s'::text, j.bytes_total)
+        END, j.attempts, COALESCE((j.heartbeat_at)::text, 'none yet'::text)) AS detail
+   FROM conveyor.import_jobs j
+  WHERE (j.status = 'running'::text)
+UNION ALL
+ SELECT 'import_jobs_failed_last_day'::text AS check_name,
+    'imports'::text AS subject,
+    (count(*))::numeric AS value,
+    conveyor.setting('health_max_failed_import_jobs_last_day'::text) AS threshold,
+    ((count(*))::numeric <= conveyor.setting('health_max_failed_import_jobs_last_day'::text)) AS healthy,
+    format('%s import job(s) failed in the last 24 hours%s'::text, count(*), COALESCE((': the last with '::text || (array_agg(j.last_error ORDER BY j.finished_at DESC))[1]), ''::text)) AS detail
+   FROM conveyor.import_jobs j
+  WHERE ((j.status = 'failed'::text) AND (j.finished_at > (now() - '1 day'::interval)));
 
 CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
     s.status,
@@ -1189,6 +1412,12 @@ CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
     s.last_processed_at
    FROM (conveyor.pipelines p
      CROSS JOIN LATERAL conveyor.staging_status(p.name) s(status, records, oldest_received_at, last_processed_at));
+
+CREATE INDEX import_jobs_waiting_idx ON conveyor.import_jobs USING btree (created_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
+
+CREATE TRIGGER import_jobs_check BEFORE INSERT OR UPDATE ON conveyor.import_jobs FOR EACH ROW EXECUTE FUNCTION conveyor.check_import_job();
+
+CREATE TRIGGER import_jobs_wake AFTER INSERT OR UPDATE OF status ON conveyor.import_jobs FOR EACH ROW WHEN ((new.status = 'pending'::text)) EXECUTE FUNCTION conveyor.wake_import_worker();
 
 CREATE TRIGGER sales_input_enqueue AFTER INSERT ON conveyor.sales_input REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.enqueue_sales_input();
 
@@ -1262,11 +1491,19 @@ COMMENT ON COLUMN "conveyor"."function_wakes"."last_wake_error" IS 'Why the last
 
 COMMENT ON COLUMN "conveyor"."function_wakes"."last_wake_error_at" IS 'When a wake of this function last failed (kept after the error clears).';
 
+COMMENT ON COLUMN "conveyor"."import_jobs"."checkpoint_offset" IS 'Byte offset after the last stored chunk: a resumed run asks for it with a Range request, or skips checkpoint_row rows.';
+
+COMMENT ON COLUMN "conveyor"."import_jobs"."mapping" IS 'Column -> record field ({"Артикул": "product.sku"}); keys are 1-based column numbers when header is false; null maps header names to themselves.';
+
 COMMENT ON COLUMN "conveyor"."worker_leases"."expires_at" IS 'The slot is free after this; the holder renews it while it works.';
 
 COMMENT ON COLUMN "conveyor"."worker_leases"."holder" IS 'The run holding the slot (a random id per run).';
 
 COMMENT ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) IS 'Persists one normalised batch, given as a columnar document (types conveyor.sales_batch_*), set-based: dictionaries, products (each resolved once), suppliers, locations, then operations referring to them by position; marks staging rows; deletes processed and archives rejected/failed pgmq messages. Call inside one transaction.';
+
+COMMENT ON FUNCTION "conveyor"."check_import_job"() IS 'BEFORE trigger of conveyor.import_jobs: refuses an inactive shop, an unknown format, a non-http(s) URL, a bad delimiter or encoding, and a mapping that names no column or no record field, naming the field; stamps started_at, finished_at and updated_at.';
+
+COMMENT ON FUNCTION "conveyor"."claim_import_job"(uuid, integer) IS 'Claims the oldest pending import job whose shop runs fewer than max_running_per_shop jobs: sets it running for run_id and returns it (no row when none may start).';
 
 COMMENT ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) IS 'After a transient failure: records the error and attempts on the pipeline''s staging rows and sets each message''s visibility timeout to its backoff delay ([{input_id,msg_id,attempts,delay_seconds}]); returns how many were deferred.';
 
@@ -1275,6 +1512,8 @@ COMMENT ON FUNCTION "conveyor"."delete_in_batches"(text, timestamp with time zon
 COMMENT ON FUNCTION "conveyor"."enqueue_sales_input"() IS 'Statement trigger on conveyor.sales_input: queues one pgmq message per new row in one send_batch, then wakes process-sales (coalesced).';
 
 COMMENT ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) IS 'Keeps messages a worker is working on hidden: sets their visibility to vt seconds from now (pgmq.set_vt for an array, skipping rows locked by their batch); returns how many.';
+
+COMMENT ON FUNCTION "conveyor"."import_record_fields"() IS 'The sales record fields an import mapping may name, dotted for nested ones (the record contract).';
 
 COMMENT ON FUNCTION "conveyor"."pause_wakes"(text) IS 'Pauses automatic wakes of an edge function (triggers, pg_cron, peers); records keep being stored and queued. Undo with conveyor.resume_wakes.';
 
@@ -1287,6 +1526,8 @@ COMMENT ON FUNCTION "conveyor"."purge_http_responses"() IS 'Upkeep (pg_cron): de
 COMMENT ON FUNCTION "conveyor"."purge_processed_staging"() IS 'Upkeep (pg_cron): deletes staging rows of every pipeline processed more than staging_retention_days ago, in id ranges of upkeep_batch_rows, at most upkeep_max_batches per pipeline; never received, rejected or failed rows. Returns {cutoff, pipelines: {<name>: {deleted, batches}}}.';
 
 COMMENT ON FUNCTION "conveyor"."read_messages"(text, integer, integer) IS 'Reads up to qty visible messages of a queue (pgmq.read: oldest first, hidden for visibility_seconds), planned to walk the queue by its primary key with a merge join whatever its statistics say.';
+
+COMMENT ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) IS 'Returns running import jobs whose heartbeat is older than stale_after to pending (the wake trigger starts a run that resumes at the checkpoint), or fails them once they reach max_attempts; returns how many.';
 
 COMMENT ON FUNCTION "conveyor"."refuse_orphaning_references"() IS 'Trigger on a table others refer to without a foreign key (args: referencing table, its referencing column, the key column here): refuses a DELETE, TRUNCATE or key change that would leave a referencing row pointing at nothing, as the foreign keys the production project has.';
 
@@ -1316,17 +1557,23 @@ COMMENT ON FUNCTION "conveyor"."take_worker_slot"(text, integer, uuid, double pr
 
 COMMENT ON FUNCTION "conveyor"."transaction_batch_id"() IS 'Default batch_id of conveyor.sales_input: one uuid per transaction (from its transaction id), so the rows of one bulk insert share a batch.';
 
-COMMENT ON FUNCTION "conveyor"."try_wake_function"(text, text) IS 'Wakes an edge function like conveyor.wake_function, but a failure is a WARNING recorded in conveyor.function_wakes.last_wake_error instead of an error; returns the pg_net request id or null.';
+COMMENT ON FUNCTION "conveyor"."try_wake_function"(text, text, integer) IS 'Wakes an edge function like conveyor.wake_function (pg_net timeout timeout_milliseconds), but a failure is a WARNING recorded in conveyor.function_wakes.last_wake_error instead of an error; returns the pg_net request id or null.';
 
 COMMENT ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) IS 'Wakes an edge function through pg_net (after commit) with a small JSON body and the worker key from Vault; returns the pg_net request id.';
 
+COMMENT ON FUNCTION "conveyor"."wake_if_imports_pending"() IS 'pg_cron safety net: wakes process-import when a job is pending (a lost wake, a run that found its shop at the limit) unless its wakes are paused; returns the pg_net request id or null.';
+
 COMMENT ON FUNCTION "conveyor"."wake_if_pending"(text, text) IS 'Safety net run by pg_cron: wakes the function when its queue holds visible messages (unless paused); a failed wake is a WARNING recorded in conveyor.function_wakes; returns the pg_net request id or null.';
+
+COMMENT ON FUNCTION "conveyor"."wake_import_worker"() IS 'AFTER trigger of conveyor.import_jobs on pending jobs: wakes process-import through pg_net (5-minute timeout) unless its wakes are paused; a failed wake is a WARNING.';
 
 COMMENT ON FUNCTION "conveyor"."wake_pending_pipelines"() IS 'Safety net run by pg_cron: conveyor.wake_if_pending for every registered pipeline; returns {<pipeline>: <pg_net request id, or null when it did not wake>}.';
 
 COMMENT ON SCHEMA "conveyor" IS 'Conveyor pipeline internals: staging, queue glue, wakes, settings. Not exposed through the API.';
 
 COMMENT ON TABLE "conveyor"."function_wakes" IS 'One row per edge function woken from SQL: when it was last woken and how often it may be.';
+
+COMMENT ON TABLE "conveyor"."import_jobs" IS 'Import jobs: a feed file at a URL streamed into conveyor.sales_input in chunks, with status pending|running|succeeded|failed|cancelled, progress, checkpoint and heartbeat.';
 
 COMMENT ON TABLE "conveyor"."pipelines" IS 'Queue pipelines: name, pgmq queue, staging table (schema-qualified) and the edge function that drains it.';
 
@@ -1372,13 +1619,21 @@ COMMENT ON TYPE "conveyor"."staging_activity_counts" IS 'A pipeline''s recent st
 
 COMMENT ON TYPE "conveyor"."staging_count" IS 'Staging records of one status: how many, the oldest received and the last processed time.';
 
-COMMENT ON VIEW "conveyor"."pipeline_health" IS 'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots. Thresholds come from conveyor.settings.';
+COMMENT ON VIEW "conveyor"."pipeline_health" IS 'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs. Thresholds come from conveyor.settings.';
 
 COMMENT ON VIEW "conveyor"."pipeline_status" IS 'Staging records per pipeline and status, with the oldest received and the last processed time.';
 
 REVOKE ALL ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."apply_sales_batch"(jsonb) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."check_import_job"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."check_import_job"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."claim_import_job"(uuid, integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."claim_import_job"(uuid, integer) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."defer_messages"(text, jsonb, text) FROM PUBLIC;
 
@@ -1395,6 +1650,10 @@ GRANT EXECUTE ON FUNCTION "conveyor"."enqueue_sales_input"() TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."extend_message_visibility"(text, bigint[], integer) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."import_record_fields"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."import_record_fields"() TO "postgres", "service_role";
 
 REVOKE ALL ON FUNCTION "conveyor"."pause_wakes"(text) FROM PUBLIC;
 
@@ -1419,6 +1678,10 @@ GRANT EXECUTE ON FUNCTION "conveyor"."purge_processed_staging"() TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."read_messages"(text, integer, integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."read_messages"(text, integer, integer) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."refuse_orphaning_references"() FROM PUBLIC;
 
@@ -1476,17 +1739,25 @@ REVOKE ALL ON FUNCTION "conveyor"."transaction_batch_id"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."transaction_batch_id"() TO "postgres", "service_role";
 
-REVOKE ALL ON FUNCTION "conveyor"."try_wake_function"(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "conveyor"."try_wake_function"(text, text, integer) FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION "conveyor"."try_wake_function"(text, text) TO "postgres";
+GRANT EXECUTE ON FUNCTION "conveyor"."try_wake_function"(text, text, integer) TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."wake_function"(text, jsonb, integer) TO "postgres";
 
+REVOKE ALL ON FUNCTION "conveyor"."wake_if_imports_pending"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."wake_if_imports_pending"() TO "postgres";
+
 REVOKE ALL ON FUNCTION "conveyor"."wake_if_pending"(text, text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."wake_if_pending"(text, text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."wake_import_worker"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."wake_import_worker"() TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."wake_pending_pipelines"() FROM PUBLIC;
 
@@ -1497,6 +1768,10 @@ GRANT CREATE, USAGE ON SCHEMA "conveyor" TO "postgres";
 GRANT USAGE ON SCHEMA "conveyor" TO "service_role";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."function_wakes" TO "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."import_jobs" TO "postgres";
+
+GRANT INSERT, SELECT, UPDATE ON TABLE "conveyor"."import_jobs" TO "service_role";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."pipelines" TO "postgres";
 

@@ -24,7 +24,13 @@ insert into conveyor.settings (name, value, unit, description) values
   ('health_max_failed_records', 0, 'records',
    'More failed records (the dead letter) than this in a pipeline is unhealthy.'),
   ('health_max_rejected_last_hour', 10000, 'records',
-   'More records rejected in the last 60 minutes than this in a pipeline is unhealthy.')
+   'More records rejected in the last 60 minutes than this in a pipeline is unhealthy.'),
+  ('import_stale_heartbeat_seconds', 120, 'seconds',
+   'A running import job whose heartbeat is older than this goes back to pending (the reaper).'),
+  ('import_max_attempts', 5, 'attempts',
+   'The reaper fails an import job that has been taken back this many times.'),
+  ('health_max_failed_import_jobs_last_day', 0, 'jobs',
+   'More import jobs failed in the last 24 hours than this is unhealthy.')
 on conflict (name) do nothing;
 
 select conveyor.schedule_upkeep();

@@ -47,6 +47,11 @@ Deno.test("each upkeep job is scheduled once, by name, with its schedule and its
           schedule: major > 1 || minor >= 5 ? "10 seconds" : "* * * * *",
           command: "select conveyor.wake_pending_pipelines()",
         },
+        "conveyor-import-reaper": {
+          schedule: major > 1 || minor >= 5 ? "30 seconds" : "* * * * *",
+          command: "select conveyor.reap_import_jobs(pg_catalog.make_interval(secs => conveyor.setting('import_stale_heartbeat_seconds')), " +
+            "conveyor.setting('import_max_attempts')::integer); select conveyor.wake_if_imports_pending()",
+        },
       };
       const jobs = await conveyorJobs(conn);
       assert.deepEqual(
@@ -76,8 +81,8 @@ Deno.test("scheduling the upkeep again, or re-running its migration, duplicates 
       await conn.unsafe(text);
       await conn.unsafe(text);
       const after = await conveyorJobs(conn);
-      assert.deepEqual(after, before, "the same five jobs, nothing added");
-      assert.equal(after.length, 5);
+      assert.deepEqual(after, before, "the same six jobs, nothing added");
+      assert.equal(after.length, 6);
       const settingsAfter = await conn`select name, value from conveyor.settings order by name`;
       assert.equal(settingsAfter.length, settingsBefore.length, "no setting added twice");
       const [{ value }] = await conn`select value from conveyor.settings where name = 'staging_retention_days'`;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 
 const root = new URL("../../", import.meta.url);
-const commands = ["requeue", "demo", "bench", "stack", "test", "db", "status"] as const;
+const commands = ["requeue", "import", "demo", "bench", "stack", "test", "db", "status"] as const;
 
 async function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {

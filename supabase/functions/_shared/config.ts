@@ -47,7 +47,27 @@ const workerSchema = baseSchema.extend({
     .default(new Date(DEFAULT_OCCURRED_AT_WINDOW.floorMs).toISOString()),
 });
 
+const importSchema = baseSchema.extend({
+  /** Records stored per chunk: one insert and one progress/checkpoint update, in one transaction. */
+  IMPORT_CHUNK_ROWS: positiveInt(5_000),
+  /** Jobs of one shop that may run at once; the others wait, pending. */
+  IMPORT_MAX_RUNNING_PER_SHOP: positiveInt(2),
+  /** Transient failures (connection reset, 5xx, timeouts) of a job before it fails with the last one. */
+  IMPORT_MAX_ATTEMPTS: positiveInt(5),
+  /** Wall-clock time of one run before it hands its job over to a fresh invocation. */
+  IMPORT_WALL_BUDGET_MS: positiveInt(120_000),
+  /** Synchronous CPU (parsing, mapping) of one run before it hands over. */
+  IMPORT_CPU_BUDGET_MS: positiveInt(1_500),
+  IMPORT_BACKOFF_BASE_MS: positiveInt(1_000),
+  IMPORT_BACKOFF_MAX_MS: positiveInt(30_000),
+  /** How often a running job's heartbeat_at is renewed (and a cancel noticed between chunks). */
+  IMPORT_HEARTBEAT_MS: positiveInt(5_000),
+  /** A source that sends nothing for this long (connecting or mid-file) is a transient error. */
+  IMPORT_READ_TIMEOUT_MS: positiveInt(30_000),
+});
+
 export type BaseConfig = z.infer<typeof baseSchema>;
+export type ImportConfig = z.infer<typeof importSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
 
@@ -66,6 +86,15 @@ export function ingestConfig(env: Record<string, string | undefined> = Deno.env.
 
 export function workerConfig(env: Record<string, string | undefined> = Deno.env.toObject()): WorkerConfig {
   return load(workerSchema, env, "process-sales");
+}
+
+/** The `import` API needs only the database and the keys. */
+export function importApiConfig(env: Record<string, string | undefined> = Deno.env.toObject()): BaseConfig {
+  return load(baseSchema, env, "import");
+}
+
+export function importConfig(env: Record<string, string | undefined> = Deno.env.toObject()): ImportConfig {
+  return load(importSchema, env, "process-import");
 }
 
 /** The worker's occurred_at window from its configuration. */

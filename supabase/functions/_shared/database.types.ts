@@ -36,6 +36,100 @@ export type Database = {
         };
         Relationships: [];
       };
+      "import_jobs": {
+        Row: {
+          "accepts_ranges": boolean | null;
+          "attempts": number;
+          "bytes_read": number;
+          "bytes_total": number | null;
+          "checkpoint_line": number;
+          "checkpoint_offset": number;
+          "checkpoint_row": number;
+          "columns": (string)[] | null;
+          "created_at": string;
+          "decimal_comma": boolean;
+          "delimiter": string;
+          "encoding": string;
+          "finished_at": string | null;
+          "format": string;
+          "header": boolean;
+          "heartbeat_at": string | null;
+          "id": number;
+          "last_error": string | null;
+          "mapping": Json | null;
+          "rows_accepted": number;
+          "rows_read": number;
+          "rows_rejected": number;
+          "run_id": string | null;
+          "shop": string;
+          "source_url": string;
+          "started_at": string | null;
+          "status": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "accepts_ranges"?: boolean | null;
+          "attempts"?: number;
+          "bytes_read"?: number;
+          "bytes_total"?: number | null;
+          "checkpoint_line"?: number;
+          "checkpoint_offset"?: number;
+          "checkpoint_row"?: number;
+          "columns"?: (string)[] | null;
+          "created_at"?: string;
+          "decimal_comma"?: boolean;
+          "delimiter"?: string;
+          "encoding"?: string;
+          "finished_at"?: string | null;
+          "format"?: string;
+          "header"?: boolean;
+          "heartbeat_at"?: string | null;
+          "id"?: never;
+          "last_error"?: string | null;
+          "mapping"?: Json | null;
+          "rows_accepted"?: number;
+          "rows_read"?: number;
+          "rows_rejected"?: number;
+          "run_id"?: string | null;
+          "shop": string;
+          "source_url": string;
+          "started_at"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "accepts_ranges"?: boolean | null;
+          "attempts"?: number;
+          "bytes_read"?: number;
+          "bytes_total"?: number | null;
+          "checkpoint_line"?: number;
+          "checkpoint_offset"?: number;
+          "checkpoint_row"?: number;
+          "columns"?: (string)[] | null;
+          "created_at"?: string;
+          "decimal_comma"?: boolean;
+          "delimiter"?: string;
+          "encoding"?: string;
+          "finished_at"?: string | null;
+          "format"?: string;
+          "header"?: boolean;
+          "heartbeat_at"?: string | null;
+          "id"?: never;
+          "last_error"?: string | null;
+          "mapping"?: Json | null;
+          "rows_accepted"?: number;
+          "rows_read"?: number;
+          "rows_rejected"?: number;
+          "run_id"?: string | null;
+          "shop"?: string;
+          "source_url"?: string;
+          "started_at"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [];
+      };
       "pipelines": {
         Row: {
           "name": string;
@@ -167,6 +261,45 @@ export type Database = {
     };
     Functions: {
       "apply_sales_batch": { Args: { "batch": Json }; Returns: Json };
+      "claim_import_job": {
+        Args: { "max_running_per_shop": number; "run_id": string };
+        Returns: {
+          "accepts_ranges": boolean | null;
+          "attempts": number;
+          "bytes_read": number;
+          "bytes_total": number | null;
+          "checkpoint_line": number;
+          "checkpoint_offset": number;
+          "checkpoint_row": number;
+          "columns": (string)[] | null;
+          "created_at": string;
+          "decimal_comma": boolean;
+          "delimiter": string;
+          "encoding": string;
+          "finished_at": string | null;
+          "format": string;
+          "header": boolean;
+          "heartbeat_at": string | null;
+          "id": number;
+          "last_error": string | null;
+          "mapping": Json | null;
+          "rows_accepted": number;
+          "rows_read": number;
+          "rows_rejected": number;
+          "run_id": string | null;
+          "shop": string;
+          "source_url": string;
+          "started_at": string | null;
+          "status": string;
+          "updated_at": string;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "import_jobs";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
       "defer_messages": {
         Args: { "deferrals": Json; "error": string; "pipeline": string };
         Returns: number;
@@ -176,6 +309,7 @@ export type Database = {
         Args: { "msg_ids": (number)[]; "queue_name": string; "vt": number };
         Returns: number;
       };
+      "import_record_fields": { Args: Record<PropertyKey, never>; Returns: (string)[] };
       "pause_wakes": { Args: { "function_name": string }; Returns: undefined };
       "purge_archived_messages": { Args: Record<PropertyKey, never>; Returns: Json };
       "purge_cron_run_details": { Args: Record<PropertyKey, never>; Returns: Json };
@@ -188,6 +322,10 @@ export type Database = {
           "msg_id": number;
           "read_ct": number;
         }[];
+      };
+      "reap_import_jobs": {
+        Args: { "max_attempts"?: number; "stale_after"?: string };
+        Returns: number;
       };
       "release_worker_slot": {
         Args: { "holder": string; "slot": number; "worker": string };
@@ -244,11 +382,15 @@ export type Database = {
         Returns: number;
       };
       "transaction_batch_id": { Args: Record<PropertyKey, never>; Returns: string };
-      "try_wake_function": { Args: { "function_name": string; "reason": string }; Returns: number };
+      "try_wake_function": {
+        Args: { "function_name": string; "reason": string; "timeout_milliseconds"?: number };
+        Returns: number;
+      };
       "wake_function": {
         Args: { "function_name": string; "payload"?: Json; "timeout_milliseconds"?: number };
         Returns: number;
       };
+      "wake_if_imports_pending": { Args: Record<PropertyKey, never>; Returns: number };
       "wake_if_pending": {
         Args: { "function_name": string; "queue_name": string };
         Returns: number;

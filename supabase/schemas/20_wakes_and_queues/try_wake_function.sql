@@ -3,7 +3,11 @@
 -- net or the next insert wakes the worker once the cause is fixed. The next successful wake
 -- clears the error.
 
-create or replace function conveyor.try_wake_function(function_name text, reason text)
+create or replace function conveyor.try_wake_function(
+  function_name text,
+  reason text,
+  timeout_milliseconds integer default 5000
+)
 returns bigint
 language plpgsql
 volatile
@@ -16,7 +20,7 @@ declare
   problem_hint text;
 begin
   begin
-    request_id := conveyor.wake_function(try_wake_function.function_name, pg_catalog.jsonb_build_object('reason', reason));
+    request_id := conveyor.wake_function(try_wake_function.function_name, pg_catalog.jsonb_build_object('reason', reason), try_wake_function.timeout_milliseconds);
   exception when others then
     get stacked diagnostics problem = message_text, problem_hint = pg_exception_hint;
     raise warning 'Conveyor: waking % failed: %', try_wake_function.function_name, problem
@@ -35,7 +39,7 @@ begin
 end
 $$;
 
-comment on function conveyor.try_wake_function(text, text) is
-  'Wakes an edge function like conveyor.wake_function, but a failure is a WARNING recorded in conveyor.function_wakes.last_wake_error instead of an error; returns the pg_net request id or null.';
+comment on function conveyor.try_wake_function(text, text, integer) is
+  'Wakes an edge function like conveyor.wake_function (pg_net timeout timeout_milliseconds), but a failure is a WARNING recorded in conveyor.function_wakes.last_wake_error instead of an error; returns the pg_net request id or null.';
 
-revoke all on function conveyor.try_wake_function(text, text) from public, anon, authenticated;
+revoke all on function conveyor.try_wake_function(text, text, integer) from public, anon, authenticated;

@@ -5,9 +5,6 @@
 --
 -- Each part is one branch of a `union all` with the same six columns. A later part adds its
 -- branch here (its own table must exist, so it comes with that table's migration), e.g.:
---   union all  -- import jobs by status (conveyor.import_jobs)
---   select 'import_jobs', j.status, pg_catalog.count(*)::numeric, null::numeric, true, ...
---     from conveyor.import_jobs as j group by j.status
 --   union all  -- per-table sync lag (conveyor.sync_runs)
 --   select 'sync_lag_seconds', r.table_name, <lag>, conveyor.setting('health_max_sync_lag_seconds'),
 --          <lag> <= conveyor.setting('health_max_sync_lag_seconds'), ...
@@ -98,9 +95,33 @@ select 'worker_slots_held', l.worker,
          pg_catalog.count(*) filter (where l.expires_at > pg_catalog.clock_timestamp()),
          pg_catalog.count(*) filter (where l.expires_at <= pg_catalog.clock_timestamp()))
   from conveyor.worker_leases as l
- group by l.worker;
+ group by l.worker
+union all
+-- Import jobs: how many in each status, the progress of each one running, and the jobs that
+-- failed in the last 24 hours (unhealthy above the threshold).
+select 'import_jobs', s.status, pg_catalog.count(j.id)::numeric, null::numeric, true,
+       pg_catalog.format('%s import job(s) %s', pg_catalog.count(j.id), s.status)
+  from (values ('pending'), ('running'), ('succeeded'), ('failed'), ('cancelled')) as s(status)
+  left join conveyor.import_jobs as j on j.status = s.status
+ group by s.status
+union all
+select 'import_progress', pg_catalog.format('job %s (%s)', j.id, j.shop), j.rows_read::numeric, null::numeric, true,
+       pg_catalog.format('%s row(s) read (%s accepted, %s rejected), %s%s bytes, attempt %s, heartbeat %s',
+         j.rows_read, j.rows_accepted, j.rows_rejected, j.bytes_read,
+         case when j.bytes_total is null then '' else pg_catalog.format(' of %s', j.bytes_total) end,
+         j.attempts, coalesce(j.heartbeat_at::text, 'none yet'))
+  from conveyor.import_jobs as j
+ where j.status = 'running'
+union all
+select 'import_jobs_failed_last_day', 'imports', pg_catalog.count(*)::numeric,
+       conveyor.setting('health_max_failed_import_jobs_last_day'),
+       pg_catalog.count(*) <= conveyor.setting('health_max_failed_import_jobs_last_day'),
+       pg_catalog.format('%s import job(s) failed in the last 24 hours%s', pg_catalog.count(*),
+         coalesce(': the last with ' || (pg_catalog.array_agg(j.last_error order by j.finished_at desc))[1], ''))
+  from conveyor.import_jobs as j
+ where j.status = 'failed' and j.finished_at > pg_catalog.now() - interval '1 day';
 
 comment on view conveyor.pipeline_health is
-  'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots. Thresholds come from conveyor.settings.';
+  'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs. Thresholds come from conveyor.settings.';
 
 revoke all on conveyor.pipeline_health from public, anon, authenticated;

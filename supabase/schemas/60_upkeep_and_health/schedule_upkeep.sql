@@ -27,7 +27,13 @@ begin
        ('conveyor-purge-processed-staging', '* * * * *', 'select conveyor.purge_processed_staging()'),
        ('conveyor-purge-archived-messages', '15 * * * *', 'select conveyor.purge_archived_messages()'),
        ('conveyor-purge-http-responses', '*/10 * * * *', 'select conveyor.purge_http_responses()'),
-       ('conveyor-purge-cron-run-details', '25 * * * *', 'select conveyor.purge_cron_run_details()')
+       ('conveyor-purge-cron-run-details', '25 * * * *', 'select conveyor.purge_cron_run_details()'),
+       -- import jobs: running ones whose heartbeat is older than import_stale_heartbeat_seconds go
+       -- back to pending (failed after import_max_attempts); a pending job whose wake was lost gets one
+       ('conveyor-import-reaper',
+        case when seconds_supported then '30 seconds' else '* * * * *' end,
+        'select conveyor.reap_import_jobs(pg_catalog.make_interval(secs => conveyor.setting(''import_stale_heartbeat_seconds'')), '
+          || 'conveyor.setting(''import_max_attempts'')::integer); select conveyor.wake_if_imports_pending()')
      ) as u(name, schedule, command);
 
   return query

@@ -1,0 +1,3 @@
+import { createImportHandler } from "./handler.ts";
+
+Deno.serve(createImportHandler());

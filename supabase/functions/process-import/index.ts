@@ -1,0 +1,3 @@
+import { createProcessImportHandler } from "./handler.ts";
+
+Deno.serve(createProcessImportHandler());
