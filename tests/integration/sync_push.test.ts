@@ -315,3 +315,31 @@ Deno.test("verify finds a row changed by hand in production and names its key", 
     assert.deepEqual([result.sourceRows, result.destinationRows], [2000, 1999]);
   });
 });
+
+Deno.test("with the production project unreachable a push fails naming the table and the cause, and the working database writes on", async () => {
+  const table = tag("down");
+  await withWorld(async (home, cloud) => {
+    await createSyncedTable(home, cloud, table, "id bigint primary key, name text not null");
+    return { tables: [table], definitions: [table] };
+  }, async (world) => {
+    const definition = pushOf(table, table);
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close(); // nothing listens there now
+    const unreachable = cloudClient(`postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, 2);
+    try {
+      await world.home.unsafe(`insert into sync_test.${table} (id, name) values (1, 'one')`);
+      const run = await runSync({ home: world.home, production: unreachable, direction: "push", definitions: [definition], allDefinitions: [definition] });
+      assert.equal(run.status, "failed");
+      assert.match(run.error!, new RegExp(`push ${table}: reading the destination's columns failed: .*ECONNREFUSED`));
+      await world.home.unsafe(`insert into sync_test.${table} (id, name) values (2, 'two')`);
+      const [log] = await world.home`select status, error from conveyor.sync_runs where definition = ${table} order by id desc limit 1`;
+      assert.equal(log.status, "failed");
+      succeeded(await world.push([definition]));
+      const [n] = await world.cloud.unsafe(`select count(*)::int as n from sync_test.${table}`);
+      assert.equal(n.n, 2, "the next run catches up");
+    } finally {
+      await endClient(unreachable);
+    }
+  });
+});

@@ -26,6 +26,11 @@ export interface DestinationTarget {
   table: string;
   columns: readonly string[];
   conflictColumns: readonly string[];
+  /**
+   * Drop the staging table after the upsert: a dry run stages every batch in one transaction.
+   * Otherwise `on commit drop` does it, a round trip fewer.
+   */
+  dropStage?: boolean;
 }
 
 /**
@@ -79,7 +84,7 @@ export async function writeCopyBatch(
   }
   const [counts] = await tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: false }));
   if (afterUpsert) await afterUpsert(stage);
-  await tx.unsafe(`drop table ${stage}`);
+  if (target.dropStage) await tx.unsafe(`drop table ${stage}`);
   return { inserted: Number(counts.inserted), updated: Number(counts.updated), bytes };
 }
 
@@ -102,6 +107,6 @@ export async function writeRowsBatch(
   );
   const [counts] = await tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: true }));
   if (afterUpsert) await afterUpsert(stage);
-  await tx.unsafe(`drop table ${stage}`);
+  if (target.dropStage) await tx.unsafe(`drop table ${stage}`);
   return { inserted: Number(counts.inserted), updated: Number(counts.updated), bytes: new TextEncoder().encode(document).length };
 }

@@ -36,6 +36,7 @@ async function pullOne(home: Sql, production: Sql, control: RunControl, definiti
     table: qualified(definition.destination.schema, definition.destination.table),
     columns: written,
     conflictColumns: definition.destination.conflictColumns,
+    dropStage: control.dryRun,
   };
   const from = qualified(definition.source.schema, definition.source.table);
   const keys = definition.destination.conflictColumns;

@@ -204,7 +204,12 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
         batchRows: control.batchRows,
       });
       if (bounds.rows === 0 || !bounds.last) return true;
-      const target = { table: plan.destination, columns: plan.written, conflictColumns: plan.definition.destination.conflictColumns };
+      const target = {
+        table: plan.destination,
+        columns: plan.written,
+        conflictColumns: plan.definition.destination.conflictColumns,
+        dropStage: control.dryRun,
+      };
       const counts = await control.inDestination(async (tx) => {
         if (plan.definition.transform) {
           const rows = transformed(plan, await readRowsAsText(reader, plan, after, bounds.last!));
@@ -329,7 +334,9 @@ export async function pushDefinitions(
         plans.push(await planPush(reader, context.production, definition));
       } catch (error) {
         tallies.get(definition.name)!.failedHere = true;
-        throw error;
+        if (error instanceof SyncDriftError) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`push ${definition.name}: reading the destination's columns failed: ${reason}`, { cause: error });
       }
     }
     for (const plan of plans) {
