@@ -343,3 +343,34 @@ Deno.test("with the production project unreachable a push fails naming the table
     }
   });
 });
+
+Deno.test("a production connection cut mid-COPY fails the run without hanging; the next run resumes and both sides are equal", async () => {
+  const table = tag("cut");
+  await withWorld(async (home, cloud) => {
+    await createSyncedTable(home, cloud, table, "id bigint primary key, payload text not null");
+    return { tables: [table], definitions: [table] };
+  }, async (world) => {
+    const definition = pushOf(table, table);
+    await world.home.unsafe(`insert into sync_test.${table} select g, repeat(md5(g::text), 8) from generate_series(1, 200000) as g`);
+    const run = world.push([definition], { batchRows: 50000 });
+    // Cut the server side of the first COPY into production (through pgbouncer: its server connection).
+    let cut = 0;
+    const deadline = Date.now() + 20_000;
+    while (cut === 0 && Date.now() < deadline) {
+      const [row] = await world.cloud`
+        select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+         where query like 'copy sync_stage_%' and pid <> pg_backend_pid()`;
+      cut = row.n;
+      if (cut === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(cut > 0, "a COPY into production was seen and cut");
+    const failed = await run;
+    assert.equal(failed.status, "failed");
+    assert.match(failed.error!, new RegExp(`push ${table}: rows batch \\d+ .*failed`));
+    const resumed = succeeded(await world.push([definition], { batchRows: 50000 }));
+    const [n] = await world.cloud.unsafe(`select count(*)::int as n from sync_test.${table}`);
+    assert.equal(n.n, 200000);
+    assert.ok(resumed.tables[0].inserted > 0);
+    await assertVerified(world, [definition]);
+  });
+});

@@ -80,6 +80,7 @@ export async function writeCopyBatch(
   try {
     await pipeline(source, byteCounter((n) => bytes += n), writable);
   } finally {
+    // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
     resumeSourceConnection(source);
   }
   const [counts] = await tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: false }));

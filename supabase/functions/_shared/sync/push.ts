@@ -322,12 +322,15 @@ export async function pushDefinitions(
 ): Promise<boolean> {
   const reader = await context.home.reserve();
   let open = false;
+  let readerPid: number | undefined;
   try {
     await reader.unsafe("begin isolation level repeatable read, read only");
     open = true;
-    const [{ watermark }] = await reader.unsafe(
-      "select pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text as watermark",
+    const [snapshot] = await reader.unsafe(
+      "select pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text as watermark, pg_catalog.pg_backend_pid() as pid",
     );
+    const watermark: string = snapshot.watermark;
+    readerPid = snapshot.pid;
     const plans: PushPlan[] = [];
     for (const definition of definitions) {
       try {
@@ -360,7 +363,27 @@ export async function pushDefinitions(
     }
     return true;
   } finally {
-    if (open) await reader.unsafe("rollback").catch(() => {});
-    reader.release();
+    // A COPY out cut short (production gone mid-batch) leaves the connection unable to answer,
+    // its server still sending and holding the snapshot's locks: its backend is ended from
+    // another connection, and it is not handed back to the pool, where the next query would wait.
+    if (!open || await settlesWithin(reader.unsafe("rollback"), rollbackDeadlineMs)) reader.release();
+    else if (readerPid !== undefined) {
+      await context.home`select pg_catalog.pg_terminate_backend(${readerPid}::integer)`.catch(() => {});
+    }
+  }
+}
+
+const rollbackDeadlineMs = 2000;
+
+/** Whether `work` finished (either way) within `ms`. */
+async function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(work).then(() => true, () => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
