@@ -254,6 +254,21 @@ class ProxiedConnection {
   }
 }
 
+/**
+ * Listens on 127.0.0.1:port; a fixed port in Linux's ephemeral range may be held for a moment by
+ * some client connection's local end, so an address in use is tried again for about two seconds.
+ */
+async function listenRetrying(port: number): Promise<Deno.TcpListener> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return Deno.listen({ hostname: "127.0.0.1", port });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse) || port === 0 || attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 /** Starts the proxy; it listens once this resolves. */
 export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
   const parsed = latencyProxyOptionsSchema.safeParse(options);
@@ -268,7 +283,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     up: new TokenBucket(settings.bandwidthBytesPerSecond, settings.burstBytes),
     down: new TokenBucket(settings.bandwidthBytesPerSecond, settings.burstBytes),
   };
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: settings.port ?? 0 });
+  const listener = await listenRetrying(settings.port ?? 0);
   const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<ProxiedConnection>();
   const running = new Set<Promise<void>>();

@@ -13,14 +13,22 @@ export interface PortClaim {
   running: boolean;
 }
 
-/** Whether nothing listens on 127.0.0.1:port (where the stack's parts listen). */
-export function isPortFree(port: number): boolean {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) return false;
-    throw error;
+/**
+ * Whether nothing listens on 127.0.0.1:port (where the stack's parts listen). The stack's default
+ * ports (Supabase's 543xx) lie in Linux's ephemeral range, so for a moment any client connection
+ * on the machine may hold one as its local port: a port counts as taken only when it stays taken
+ * for about two seconds.
+ */
+export function isPortFree(port: number, attempts = 10, pauseMs = 200): boolean {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return true;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+      if (attempt >= attempts) return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+    }
   }
 }
 

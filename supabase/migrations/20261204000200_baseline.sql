@@ -16,33 +16,39 @@ ALTER TABLE "conveyor"."sales_input" SET (fillfactor=50);
 
 CREATE TABLE "conveyor"."settings" ("name" text NOT NULL, "value" numeric NOT NULL, "unit" text NOT NULL, "description" text NOT NULL, CONSTRAINT "settings_name_check" CHECK ((name ~ '^[a-z][a-z0-9_]*$'::text)), CONSTRAINT "settings_pkey" PRIMARY KEY (name), CONSTRAINT "settings_value_check" CHECK ((value >= (0)::numeric)));
 
+CREATE TABLE "conveyor"."sync_cursors" ("definition" text NOT NULL, "stream" text NOT NULL, "sync_xid" xid8 NOT NULL, "position" jsonb NOT NULL, "updated_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "sync_cursors_pkey" PRIMARY KEY (definition, stream), CONSTRAINT "sync_cursors_stream_check" CHECK ((stream = ANY (ARRAY['rows'::text, 'tombstones'::text]))));
+
+CREATE TABLE "conveyor"."sync_runs" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "run_id" uuid NOT NULL, "definition" text NOT NULL, "direction" text NOT NULL, "dry_run" boolean NOT NULL DEFAULT false, "started_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), "finished_at" timestamp with time zone, "rows_inserted" bigint NOT NULL DEFAULT 0, "rows_updated" bigint NOT NULL DEFAULT 0, "rows_deleted" bigint NOT NULL DEFAULT 0, "bytes" bigint NOT NULL DEFAULT 0, "status" text NOT NULL DEFAULT 'running'::text, "error" text, CONSTRAINT "sync_runs_direction_check" CHECK ((direction = ANY (ARRAY['push'::text, 'pull'::text]))), CONSTRAINT "sync_runs_pkey" PRIMARY KEY (id), CONSTRAINT "sync_runs_status_check" CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text]))));
+
+CREATE TABLE "conveyor"."sync_tombstones" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "table_name" text NOT NULL, "old_row" jsonb NOT NULL, "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), "deleted_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "sync_tombstones_pkey" PRIMARY KEY (id));
+
 CREATE TABLE "conveyor"."worker_leases" ("worker" text NOT NULL, "slot" integer NOT NULL, "holder" uuid NOT NULL, "taken_at" timestamp with time zone NOT NULL DEFAULT clock_timestamp(), "expires_at" timestamp with time zone NOT NULL, CONSTRAINT "worker_leases_pkey" PRIMARY KEY (worker, slot), CONSTRAINT "worker_leases_slot_check" CHECK (((slot >= 1) AND (slot <= 1000))));
 
-CREATE TABLE "public"."categories" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "categories_name_key_key" UNIQUE (name_key), CONSTRAINT "categories_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."categories" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "categories_name_key_key" UNIQUE (name_key), CONSTRAINT "categories_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."categories" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."locations" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "city" text NOT NULL, "address" text, "city_key" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "locations_city_key_name_key_key" UNIQUE (city_key, name_key), CONSTRAINT "locations_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."locations" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "city" text NOT NULL, "address" text, "city_key" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "locations_city_key_name_key_key" UNIQUE (city_key, name_key), CONSTRAINT "locations_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."locations" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."manufacturers" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "manufacturers_name_key_key" UNIQUE (name_key), CONSTRAINT "manufacturers_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."manufacturers" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "manufacturers_name_key_key" UNIQUE (name_key), CONSTRAINT "manufacturers_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."manufacturers" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."operations" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "source" text NOT NULL, "external_id" text NOT NULL, "occurred_at" timestamp with time zone NOT NULL, "type" text NOT NULL, "quantity" numeric(18,3) NOT NULL, "unit_price" numeric(18,2) NOT NULL, "amount" numeric(20,2) NOT NULL, "currency" character(3) NOT NULL, "product_id" bigint NOT NULL, "supplier_id" bigint, "location_id" bigint NOT NULL, "input_id" bigint NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "updated_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "operations_amount_check" CHECK ((amount >= (0)::numeric)), CONSTRAINT "operations_currency_check" CHECK ((currency ~ '^[A-Z]{3}$'::text)), CONSTRAINT "operations_pkey" PRIMARY KEY (id), CONSTRAINT "operations_quantity_check" CHECK ((quantity > (0)::numeric)), CONSTRAINT "operations_source_external_id_key" UNIQUE (source, external_id), CONSTRAINT "operations_type_check" CHECK ((type = ANY (ARRAY['sale'::text, 'return'::text]))), CONSTRAINT "operations_unit_price_check" CHECK ((unit_price >= (0)::numeric)));
+CREATE TABLE "public"."operations" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "source" text NOT NULL, "external_id" text NOT NULL, "occurred_at" timestamp with time zone NOT NULL, "type" text NOT NULL, "quantity" numeric(18,3) NOT NULL, "unit_price" numeric(18,2) NOT NULL, "amount" numeric(20,2) NOT NULL, "currency" character(3) NOT NULL, "product_id" bigint NOT NULL, "supplier_id" bigint, "location_id" bigint NOT NULL, "input_id" bigint NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "updated_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "operations_amount_check" CHECK ((amount >= (0)::numeric)), CONSTRAINT "operations_currency_check" CHECK ((currency ~ '^[A-Z]{3}$'::text)), CONSTRAINT "operations_pkey" PRIMARY KEY (id), CONSTRAINT "operations_quantity_check" CHECK ((quantity > (0)::numeric)), CONSTRAINT "operations_source_external_id_key" UNIQUE (source, external_id), CONSTRAINT "operations_type_check" CHECK ((type = ANY (ARRAY['sale'::text, 'return'::text]))), CONSTRAINT "operations_unit_price_check" CHECK ((unit_price >= (0)::numeric)));
 
 ALTER TABLE "public"."operations" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."product_groups" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "product_groups_name_key_key" UNIQUE (name_key), CONSTRAINT "product_groups_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."product_groups" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "product_groups_name_key_key" UNIQUE (name_key), CONSTRAINT "product_groups_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."product_groups" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."product_kinds" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "product_kinds_name_key_key" UNIQUE (name_key), CONSTRAINT "product_kinds_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."product_kinds" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "name_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "product_kinds_name_key_key" UNIQUE (name_key), CONSTRAINT "product_kinds_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."product_kinds" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."products" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "manufacturer_id" bigint NOT NULL, "sku" text NOT NULL, "name" text NOT NULL, "category_id" bigint, "group_id" bigint, "kind_id" bigint, "attributes_from_occurred_at" timestamp with time zone NOT NULL, "attributes_from_input_id" bigint NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "updated_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "products_manufacturer_id_sku_key" UNIQUE (manufacturer_id, sku), CONSTRAINT "products_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."products" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "manufacturer_id" bigint NOT NULL, "sku" text NOT NULL, "name" text NOT NULL, "category_id" bigint, "group_id" bigint, "kind_id" bigint, "attributes_from_occurred_at" timestamp with time zone NOT NULL, "attributes_from_input_id" bigint NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "updated_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "products_manufacturer_id_sku_key" UNIQUE (manufacturer_id, sku), CONSTRAINT "products_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."products" ENABLE ROW LEVEL SECURITY;
 
@@ -52,7 +58,7 @@ CREATE TABLE "public"."shops" ("code" text NOT NULL, "name" text NOT NULL, "city
 
 ALTER TABLE "public"."shops" ENABLE ROW LEVEL SECURITY;
 
-CREATE TABLE "public"."suppliers" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "tax_id" text, "identity_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), CONSTRAINT "suppliers_identity_key_key" UNIQUE (identity_key), CONSTRAINT "suppliers_pkey" PRIMARY KEY (id));
+CREATE TABLE "public"."suppliers" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "name" text NOT NULL, "tax_id" text, "identity_key" text NOT NULL, "created_at" timestamp with time zone NOT NULL DEFAULT now(), "sync_xid" xid8 NOT NULL DEFAULT pg_current_xact_id(), CONSTRAINT "suppliers_identity_key_key" UNIQUE (identity_key), CONSTRAINT "suppliers_pkey" PRIMARY KEY (id));
 
 ALTER TABLE "public"."suppliers" ENABLE ROW LEVEL SECURITY;
 
@@ -773,6 +779,20 @@ AS $function$
   select pg_catalog.count(*)::integer from reaped;
 $function$;
 
+CREATE OR REPLACE FUNCTION conveyor.record_sync_tombstones()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  execute 'insert into conveyor.sync_tombstones (table_name, old_row)
+           select $1, pg_catalog.to_jsonb(d) - ''sync_xid'' from removed_rows as d'
+    using tg_table_schema || '.' || tg_table_name;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION conveyor.refuse_orphaning_references()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -810,6 +830,19 @@ begin
             hint = 'Rows refer to this one; the working database keeps these references by construction.';
   end if;
   return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.refuse_untracked_truncate()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  raise exception '%.%: TRUNCATE is not carried to the production project by the sync', tg_table_schema, tg_table_name
+    using errcode = 'feature_not_supported',
+          hint = 'Delete the rows instead: deletes leave tombstones the sync push carries.';
 end
 $function$;
 
@@ -1026,6 +1059,18 @@ begin
             hint = format('select vault.create_secret(''<value>'', %L);', secret_name);
   end if;
   return found_value;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION conveyor.set_sync_xid()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  new.sync_xid := pg_catalog.pg_current_xact_id();
+  return new;
 end
 $function$;
 
@@ -1403,7 +1448,17 @@ UNION ALL
     ((count(*))::numeric <= conveyor.setting('health_max_failed_import_jobs_last_day'::text)) AS healthy,
     format('%s import job(s) failed in the last 24 hours%s'::text, count(*), COALESCE((': the last with '::text || (array_agg(j.last_error ORDER BY j.finished_at DESC))[1]), ''::text)) AS detail
    FROM conveyor.import_jobs j
-  WHERE ((j.status = 'failed'::text) AND (j.finished_at > (now() - '1 day'::interval)));
+  WHERE ((j.status = 'failed'::text) AND (j.finished_at > (now() - '1 day'::interval)))
+UNION ALL
+ SELECT 'sync_lag_seconds'::text AS check_name,
+    r.definition AS subject,
+    round(EXTRACT(epoch FROM (now() - max(r.finished_at) FILTER (WHERE (r.status = 'succeeded'::text)))), 1) AS value,
+    conveyor.setting('health_max_sync_lag_seconds'::text) AS threshold,
+    COALESCE((EXTRACT(epoch FROM (now() - max(r.finished_at) FILTER (WHERE (r.status = 'succeeded'::text)))) <= conveyor.setting('health_max_sync_lag_seconds'::text)), false) AS healthy,
+    format('%s %s: last success %s%s'::text, min(r.direction), r.definition, COALESCE((max(r.finished_at) FILTER (WHERE (r.status = 'succeeded'::text)))::text, 'never'::text), COALESCE(((('; last failure '::text || (max(r.started_at) FILTER (WHERE (r.status = 'failed'::text)))::text) || ': '::text) || (array_agg(r.error ORDER BY r.started_at DESC) FILTER (WHERE (r.status = 'failed'::text)))[1]), ''::text)) AS detail
+   FROM conveyor.sync_runs r
+  WHERE (NOT r.dry_run)
+  GROUP BY r.definition;
 
 CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
     s.status,
@@ -1414,6 +1469,12 @@ CREATE VIEW "conveyor"."pipeline_status" AS  SELECT p.name AS pipeline,
      CROSS JOIN LATERAL conveyor.staging_status(p.name) s(status, records, oldest_received_at, last_processed_at));
 
 CREATE INDEX import_jobs_waiting_idx ON conveyor.import_jobs USING btree (created_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
+
+CREATE INDEX sync_runs_definition_started_at_idx ON conveyor.sync_runs USING btree (definition, started_at);
+
+CREATE INDEX sync_tombstones_table_name_sync_xid_id_idx ON conveyor.sync_tombstones USING btree (table_name, sync_xid, id);
+
+CREATE INDEX operations_sync_xid_brin ON public.operations USING brin ((((sync_xid)::text)::bigint));
 
 CREATE TRIGGER import_jobs_check BEFORE INSERT OR UPDATE ON conveyor.import_jobs FOR EACH ROW EXECUTE FUNCTION conveyor.check_import_job();
 
@@ -1427,11 +1488,23 @@ CREATE TRIGGER categories_keeps_products_key AFTER UPDATE OF id ON public.catego
 
 CREATE TRIGGER categories_keeps_products_truncate BEFORE TRUNCATE ON public.categories FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'category_id', 'id');
 
+CREATE TRIGGER categories_sync_refuses_truncate BEFORE TRUNCATE ON public.categories FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER categories_sync_tombstones AFTER DELETE ON public.categories REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER categories_sync_xid BEFORE UPDATE ON public.categories FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
+
 CREATE TRIGGER locations_keeps_operations_delete AFTER DELETE ON public.locations REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'location_id', 'id');
 
 CREATE TRIGGER locations_keeps_operations_key AFTER UPDATE OF id ON public.locations FOR EACH ROW EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'location_id', 'id');
 
 CREATE TRIGGER locations_keeps_operations_truncate BEFORE TRUNCATE ON public.locations FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'location_id', 'id');
+
+CREATE TRIGGER locations_sync_refuses_truncate BEFORE TRUNCATE ON public.locations FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER locations_sync_tombstones AFTER DELETE ON public.locations REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER locations_sync_xid BEFORE UPDATE ON public.locations FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
 
 CREATE TRIGGER manufacturers_keeps_products_delete AFTER DELETE ON public.manufacturers REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'manufacturer_id', 'id');
 
@@ -1439,11 +1512,29 @@ CREATE TRIGGER manufacturers_keeps_products_key AFTER UPDATE OF id ON public.man
 
 CREATE TRIGGER manufacturers_keeps_products_truncate BEFORE TRUNCATE ON public.manufacturers FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'manufacturer_id', 'id');
 
+CREATE TRIGGER manufacturers_sync_refuses_truncate BEFORE TRUNCATE ON public.manufacturers FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER manufacturers_sync_tombstones AFTER DELETE ON public.manufacturers REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER manufacturers_sync_xid BEFORE UPDATE ON public.manufacturers FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
+
+CREATE TRIGGER operations_sync_refuses_truncate BEFORE TRUNCATE ON public.operations FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER operations_sync_tombstones AFTER DELETE ON public.operations REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER operations_sync_xid BEFORE UPDATE ON public.operations FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
+
 CREATE TRIGGER product_groups_keeps_products_delete AFTER DELETE ON public.product_groups REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'group_id', 'id');
 
 CREATE TRIGGER product_groups_keeps_products_key AFTER UPDATE OF id ON public.product_groups FOR EACH ROW EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'group_id', 'id');
 
 CREATE TRIGGER product_groups_keeps_products_truncate BEFORE TRUNCATE ON public.product_groups FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'group_id', 'id');
+
+CREATE TRIGGER product_groups_sync_refuses_truncate BEFORE TRUNCATE ON public.product_groups FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER product_groups_sync_tombstones AFTER DELETE ON public.product_groups REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER product_groups_sync_xid BEFORE UPDATE ON public.product_groups FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
 
 CREATE TRIGGER product_kinds_keeps_products_delete AFTER DELETE ON public.product_kinds REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'kind_id', 'id');
 
@@ -1451,11 +1542,23 @@ CREATE TRIGGER product_kinds_keeps_products_key AFTER UPDATE OF id ON public.pro
 
 CREATE TRIGGER product_kinds_keeps_products_truncate BEFORE TRUNCATE ON public.product_kinds FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.products', 'kind_id', 'id');
 
+CREATE TRIGGER product_kinds_sync_refuses_truncate BEFORE TRUNCATE ON public.product_kinds FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER product_kinds_sync_tombstones AFTER DELETE ON public.product_kinds REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER product_kinds_sync_xid BEFORE UPDATE ON public.product_kinds FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
+
 CREATE TRIGGER products_keeps_operations_delete AFTER DELETE ON public.products REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'product_id', 'id');
 
 CREATE TRIGGER products_keeps_operations_key AFTER UPDATE OF id ON public.products FOR EACH ROW EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'product_id', 'id');
 
 CREATE TRIGGER products_keeps_operations_truncate BEFORE TRUNCATE ON public.products FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'product_id', 'id');
+
+CREATE TRIGGER products_sync_refuses_truncate BEFORE TRUNCATE ON public.products FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER products_sync_tombstones AFTER DELETE ON public.products REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER products_sync_xid BEFORE UPDATE ON public.products FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
 
 CREATE TRIGGER shops_keeps_operations_delete AFTER DELETE ON public.shops REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'source', 'code');
 
@@ -1468,6 +1571,12 @@ CREATE TRIGGER suppliers_keeps_operations_delete AFTER DELETE ON public.supplier
 CREATE TRIGGER suppliers_keeps_operations_key AFTER UPDATE OF id ON public.suppliers FOR EACH ROW EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'supplier_id', 'id');
 
 CREATE TRIGGER suppliers_keeps_operations_truncate BEFORE TRUNCATE ON public.suppliers FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_orphaning_references('public.operations', 'supplier_id', 'id');
+
+CREATE TRIGGER suppliers_sync_refuses_truncate BEFORE TRUNCATE ON public.suppliers FOR EACH STATEMENT EXECUTE FUNCTION conveyor.refuse_untracked_truncate();
+
+CREATE TRIGGER suppliers_sync_tombstones AFTER DELETE ON public.suppliers REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION conveyor.record_sync_tombstones();
+
+CREATE TRIGGER suppliers_sync_xid BEFORE UPDATE ON public.suppliers FOR EACH ROW EXECUTE FUNCTION conveyor.set_sync_xid();
 
 CREATE POLICY "readable by signed-in users" ON "public"."categories" FOR SELECT TO "authenticated" USING (true);
 
@@ -1529,7 +1638,11 @@ COMMENT ON FUNCTION "conveyor"."read_messages"(text, integer, integer) IS 'Reads
 
 COMMENT ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) IS 'Returns running import jobs whose heartbeat is older than stale_after to pending (the wake trigger starts a run that resumes at the checkpoint), or fails them once they reach max_attempts; returns how many.';
 
+COMMENT ON FUNCTION "conveyor"."record_sync_tombstones"() IS 'AFTER DELETE statement trigger of a pushed table (transition table removed_rows): keeps each deleted row as a tombstone, set-based, so the sync push deletes it in production.';
+
 COMMENT ON FUNCTION "conveyor"."refuse_orphaning_references"() IS 'Trigger on a table others refer to without a foreign key (args: referencing table, its referencing column, the key column here): refuses a DELETE, TRUNCATE or key change that would leave a referencing row pointing at nothing, as the foreign keys the production project has.';
+
+COMMENT ON FUNCTION "conveyor"."refuse_untracked_truncate"() IS 'BEFORE TRUNCATE trigger of a pushed table: refuses, since a truncate leaves no tombstones and the production copy would silently keep the rows.';
 
 COMMENT ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) IS 'Frees holder''s slot at once; false when it was no longer holder''s.';
 
@@ -1546,6 +1659,8 @@ COMMENT ON FUNCTION "conveyor"."sales_payload_is_readable"(json) IS 'CHECK of co
 COMMENT ON FUNCTION "conveyor"."schedule_upkeep"() IS 'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline and the purges; removes the older sales-only safety net. Idempotent. Returns the conveyor-* jobs.';
 
 COMMENT ON FUNCTION "conveyor"."secret"(text) IS 'Reads a Conveyor setting or secret (conveyor_project_url, conveyor_worker_key) from Vault; raises naming the missing secret and how to set it.';
+
+COMMENT ON FUNCTION "conveyor"."set_sync_xid"() IS 'BEFORE UPDATE row trigger of a pushed table: stamps the row with the writing transaction (sync_xid), so the sync push sees the change.';
 
 COMMENT ON FUNCTION "conveyor"."setting"(text) IS 'The value of an operator setting from conveyor.settings; raises naming the setting when it is missing.';
 
@@ -1580,6 +1695,12 @@ COMMENT ON TABLE "conveyor"."pipelines" IS 'Queue pipelines: name, pgmq queue, s
 COMMENT ON TABLE "conveyor"."sales_input" IS 'Sales records exactly as received by the ingest API, with status received|processed|rejected|failed, the last error and attempts.';
 
 COMMENT ON TABLE "conveyor"."settings" IS 'Operator settings: upkeep windows and health thresholds (name, value, unit, description); change them with an UPDATE.';
+
+COMMENT ON TABLE "conveyor"."sync_cursors" IS 'Per push definition and stream (rows, tombstones): the last (sync_xid, key) applied in production. Everything at or before it has arrived there.';
+
+COMMENT ON TABLE "conveyor"."sync_runs" IS 'One row per definition per sync run: direction, dry run or not, when, rows inserted/updated/deleted in the destination, bytes sent, status and the error that stopped it.';
+
+COMMENT ON TABLE "conveyor"."sync_tombstones" IS 'Rows deleted from pushed tables (schema.table, the old row), read by the sync push in (sync_xid, id) order and purged once every cursor has passed them.';
 
 COMMENT ON TABLE "conveyor"."worker_leases" IS 'Worker slots: one row per slot held (or left behind by a worker that died), free once expires_at has passed.';
 
@@ -1619,7 +1740,7 @@ COMMENT ON TYPE "conveyor"."staging_activity_counts" IS 'A pipeline''s recent st
 
 COMMENT ON TYPE "conveyor"."staging_count" IS 'Staging records of one status: how many, the oldest received and the last processed time.';
 
-COMMENT ON VIEW "conveyor"."pipeline_health" IS 'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs. Thresholds come from conveyor.settings.';
+COMMENT ON VIEW "conveyor"."pipeline_health" IS 'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs, sync lag. Thresholds come from conveyor.settings.';
 
 COMMENT ON VIEW "conveyor"."pipeline_status" IS 'Staging records per pipeline and status, with the oldest received and the last processed time.';
 
@@ -1683,9 +1804,17 @@ REVOKE ALL ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) FROM PUB
 
 GRANT EXECUTE ON FUNCTION "conveyor"."reap_import_jobs"(interval, integer) TO "postgres";
 
+REVOKE ALL ON FUNCTION "conveyor"."record_sync_tombstones"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."record_sync_tombstones"() TO "postgres";
+
 REVOKE ALL ON FUNCTION "conveyor"."refuse_orphaning_references"() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."refuse_orphaning_references"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."refuse_untracked_truncate"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."refuse_untracked_truncate"() TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."release_worker_slot"(text, integer, uuid) FROM PUBLIC;
 
@@ -1718,6 +1847,10 @@ GRANT EXECUTE ON FUNCTION "conveyor"."schedule_upkeep"() TO "postgres";
 REVOKE ALL ON FUNCTION "conveyor"."secret"(text) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION "conveyor"."secret"(text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "conveyor"."set_sync_xid"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "conveyor"."set_sync_xid"() TO "postgres";
 
 REVOKE ALL ON FUNCTION "conveyor"."setting"(text) FROM PUBLIC;
 
@@ -1780,6 +1913,18 @@ GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "co
 GRANT INSERT, SELECT ON TABLE "conveyor"."sales_input" TO "service_role";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."settings" TO "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."sync_cursors" TO "postgres";
+
+GRANT SELECT ON TABLE "conveyor"."sync_cursors" TO "service_role";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."sync_runs" TO "postgres";
+
+GRANT SELECT ON TABLE "conveyor"."sync_runs" TO "service_role";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."sync_tombstones" TO "postgres";
+
+GRANT SELECT ON TABLE "conveyor"."sync_tombstones" TO "service_role";
 
 GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "conveyor"."worker_leases" TO "postgres";
 

@@ -29,6 +29,8 @@ insert into conveyor.settings (name, value, unit, description) values
    'A running import job whose heartbeat is older than this goes back to pending (the reaper).'),
   ('import_max_attempts', 5, 'attempts',
    'The reaper fails an import job that has been taken back this many times.'),
+  ('health_max_sync_lag_seconds', 3600, 'seconds',
+   'A sync definition whose last successful run ended longer ago than this is unhealthy.'),
   ('health_max_failed_import_jobs_last_day', 0, 'jobs',
    'More import jobs failed in the last 24 hours than this is unhealthy.')
 on conflict (name) do nothing;

@@ -208,6 +208,105 @@ export type Database = {
         };
         Relationships: [];
       };
+      "sync_cursors": {
+        Row: {
+          "definition": string;
+          "position": NonNullable<Json>;
+          "stream": string;
+          "sync_xid": unknown;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "definition": string;
+          "position": NonNullable<Json>;
+          "stream": string;
+          "sync_xid": unknown;
+          "updated_at"?: string;
+        };
+        Update: {
+          "definition"?: string;
+          "position"?: NonNullable<Json>;
+          "stream"?: string;
+          "sync_xid"?: unknown;
+          "updated_at"?: string;
+        };
+        Relationships: [];
+      };
+      "sync_runs": {
+        Row: {
+          "bytes": number;
+          "definition": string;
+          "direction": string;
+          "dry_run": boolean;
+          "error": string | null;
+          "finished_at": string | null;
+          "id": number;
+          "rows_deleted": number;
+          "rows_inserted": number;
+          "rows_updated": number;
+          "run_id": string;
+          "started_at": string;
+          "status": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "bytes"?: number;
+          "definition": string;
+          "direction": string;
+          "dry_run"?: boolean;
+          "error"?: string | null;
+          "finished_at"?: string | null;
+          "id"?: never;
+          "rows_deleted"?: number;
+          "rows_inserted"?: number;
+          "rows_updated"?: number;
+          "run_id": string;
+          "started_at"?: string;
+          "status"?: string;
+        };
+        Update: {
+          "bytes"?: number;
+          "definition"?: string;
+          "direction"?: string;
+          "dry_run"?: boolean;
+          "error"?: string | null;
+          "finished_at"?: string | null;
+          "id"?: never;
+          "rows_deleted"?: number;
+          "rows_inserted"?: number;
+          "rows_updated"?: number;
+          "run_id"?: string;
+          "started_at"?: string;
+          "status"?: string;
+        };
+        Relationships: [];
+      };
+      "sync_tombstones": {
+        Row: {
+          "deleted_at": string;
+          "id": number;
+          "old_row": NonNullable<Json>;
+          "sync_xid": unknown;
+          "table_name": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "deleted_at"?: string;
+          "id"?: never;
+          "old_row": NonNullable<Json>;
+          "sync_xid"?: unknown;
+          "table_name": string;
+        };
+        Update: {
+          "deleted_at"?: string;
+          "id"?: never;
+          "old_row"?: NonNullable<Json>;
+          "sync_xid"?: unknown;
+          "table_name"?: string;
+        };
+        Relationships: [];
+      };
       "worker_leases": {
         Row: {
           "expires_at": string;
@@ -488,6 +587,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -495,12 +595,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -513,6 +615,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -523,6 +626,7 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "address"?: string | null;
@@ -532,6 +636,7 @@ export type Database = {
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -541,6 +646,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -548,12 +654,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -571,6 +679,7 @@ export type Database = {
           "quantity": number;
           "source": string;
           "supplier_id": number | null;
+          "sync_xid": unknown;
           "type": string;
           "unit_price": number;
           "updated_at": string;
@@ -589,6 +698,7 @@ export type Database = {
           "quantity": number;
           "source": string;
           "supplier_id"?: number | null;
+          "sync_xid"?: unknown;
           "type": string;
           "unit_price": number;
           "updated_at"?: string;
@@ -606,6 +716,7 @@ export type Database = {
           "quantity"?: number;
           "source"?: string;
           "supplier_id"?: number | null;
+          "sync_xid"?: unknown;
           "type"?: string;
           "unit_price"?: number;
           "updated_at"?: string;
@@ -618,6 +729,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -625,12 +737,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -640,6 +754,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -647,12 +762,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -668,6 +785,7 @@ export type Database = {
           "manufacturer_id": number;
           "name": string;
           "sku": string;
+          "sync_xid": unknown;
           "updated_at": string;
         };
         ComputedFields: never;
@@ -682,6 +800,7 @@ export type Database = {
           "manufacturer_id": number;
           "name": string;
           "sku": string;
+          "sync_xid"?: unknown;
           "updated_at"?: string;
         };
         Update: {
@@ -695,6 +814,7 @@ export type Database = {
           "manufacturer_id"?: number;
           "name"?: string;
           "sku"?: string;
+          "sync_xid"?: unknown;
           "updated_at"?: string;
         };
         Relationships: [];
@@ -733,6 +853,7 @@ export type Database = {
           "id": number;
           "identity_key": string;
           "name": string;
+          "sync_xid": unknown;
           "tax_id": string | null;
         };
         ComputedFields: never;
@@ -741,6 +862,7 @@ export type Database = {
           "id"?: never;
           "identity_key": string;
           "name": string;
+          "sync_xid"?: unknown;
           "tax_id"?: string | null;
         };
         Update: {
@@ -748,6 +870,7 @@ export type Database = {
           "id"?: never;
           "identity_key"?: string;
           "name"?: string;
+          "sync_xid"?: unknown;
           "tax_id"?: string | null;
         };
         Relationships: [];

@@ -3,12 +3,8 @@
 -- threshold it is held to (from conveyor.settings; null: shown, never unhealthy), whether it is
 -- healthy, and a sentence of detail.
 --
--- Each part is one branch of a `union all` with the same six columns. A later part adds its
--- branch here (its own table must exist, so it comes with that table's migration), e.g.:
---   union all  -- per-table sync lag (conveyor.sync_runs)
---   select 'sync_lag_seconds', r.table_name, <lag>, conveyor.setting('health_max_sync_lag_seconds'),
---          <lag> <= conveyor.setting('health_max_sync_lag_seconds'), ...
---     from conveyor.sync_runs as r ...
+-- Each part is one branch of a `union all` with the same six columns: queues, staging activity,
+-- pg_cron jobs, wakes, worker slots, import jobs, sync lag. A new part adds its branch here.
 
 create view conveyor.pipeline_health as
 -- Queues: depth and the age of the oldest message, per pipeline queue.
@@ -119,9 +115,25 @@ select 'import_jobs_failed_last_day', 'imports', pg_catalog.count(*)::numeric,
        pg_catalog.format('%s import job(s) failed in the last 24 hours%s', pg_catalog.count(*),
          coalesce(': the last with ' || (pg_catalog.array_agg(j.last_error order by j.finished_at desc))[1], ''))
   from conveyor.import_jobs as j
- where j.status = 'failed' and j.finished_at > pg_catalog.now() - interval '1 day';
+ where j.status = 'failed' and j.finished_at > pg_catalog.now() - interval '1 day'
+union all
+-- Sync: per definition, the seconds since its last successful run (dry runs aside), unhealthy
+-- above the threshold; its last failure in the detail.
+select 'sync_lag_seconds', r.definition,
+       pg_catalog.round(extract(epoch from pg_catalog.now()
+         - pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'))::numeric, 1),
+       conveyor.setting('health_max_sync_lag_seconds'),
+       coalesce(extract(epoch from pg_catalog.now() - pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'))
+                <= conveyor.setting('health_max_sync_lag_seconds'), false),
+       pg_catalog.format('%s %s: last success %s%s', pg_catalog.min(r.direction), r.definition,
+         coalesce((pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'))::text, 'never'),
+         coalesce('; last failure ' || (pg_catalog.max(r.started_at) filter (where r.status = 'failed'))::text || ': '
+                  || (pg_catalog.array_agg(r.error order by r.started_at desc) filter (where r.status = 'failed'))[1], ''))
+  from conveyor.sync_runs as r
+ where not r.dry_run
+ group by r.definition;
 
 comment on view conveyor.pipeline_health is
-  'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs. Thresholds come from conveyor.settings.';
+  'One row per health check (check_name, subject, value, threshold, healthy, detail): queues, recent staging activity, pg_cron jobs, wakes, worker slots, import jobs, sync lag. Thresholds come from conveyor.settings.';
 
 revoke all on conveyor.pipeline_health from public, anon, authenticated;
