@@ -35,7 +35,7 @@
 import postgres from "postgres";
 import { z } from "zod";
 import { crashRecoveryNote, measureCrashRecovery } from "./bench/crash_recovery.ts";
-import { measureSync, type SyncBenchFigures, syncTable } from "./bench/sync_bench.ts";
+import { engineRuns, measureSync, type SyncBenchFigures, syncTable } from "./bench/sync_bench.ts";
 import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
 import { cpuSpent, snapshotStackCpu } from "./bench/stack_cpu.ts";
 import { isAlive, serviceState } from "./local-stack/processes.ts";
@@ -610,17 +610,22 @@ function table(f: Figures): string {
 /** Phase 6: the sync engine against the seed's design (scripts/bench/sync_bench.ts). */
 async function measureSyncPhase(env: Record<string, string>): Promise<SyncBenchFigures> {
   if (!env.CLOUD_POOLER_URL) throw new Error("bench: the stack has no cloud pooler (CLOUD_POOLER_URL); is pgbouncer installed?");
-  return await measureSync({
+  const engine = engineRuns(env.DB_URL);
+  try {
+    return await measureSync({
     homeUrl: env.DB_URL,
     cloudUrl: env.CLOUD_DB_URL,
     poolerUrl: env.CLOUD_POOLER_URL,
     operations: parsedOptions.syncRows,
     seedSampleRows: parsedOptions.syncSeedRows,
-    push: null,
-    verify: null,
+    push: engine.push,
+    verify: engine.verify,
     seedShops,
     say,
   });
+  } finally {
+    await engine.end();
+  }
 }
 
 function printSync(figures: SyncBenchFigures): void {

@@ -20,6 +20,9 @@
  */
 import postgres from "postgres";
 import { type LatencyProxy, startLatencyProxy } from "../local-stack/latency-proxy.ts";
+import { selectDefinitions, syncDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
+import { runSync } from "../../supabase/functions/_shared/sync/run.ts";
+import { verifyDefinitions } from "../../supabase/functions/_shared/sync/verify.ts";
 
 type Sql = postgres.Sql;
 
@@ -310,6 +313,66 @@ export interface PushResult {
 
 /** Runs the engine's push of every push definition against `productionUrl` (a URL through a proxy). */
 export type EnginePush = (productionUrl: string, options: { full: boolean }) => Promise<PushResult>;
+
+/** The production connection as the sync CLI makes it: 2 connections, no prepared statements (pooler). */
+function productionClient(url: string): Sql {
+  return postgres(url, { max: 2, prepare: false, connect_timeout: 10, onnotice: () => {} });
+}
+
+/**
+ * The engine's push and verify, wired as `deno task sync push|verify` runs them: every push
+ * definition, one run each call, a fresh production connection (as a scheduled run makes).
+ */
+export function engineRuns(homeUrl: string): {
+  push: EnginePush;
+  verify: (productionUrl: string) => Promise<{ equal: boolean; detail: string }>;
+  end(): Promise<void>;
+} {
+  const home = postgres(homeUrl, { max: 3, onnotice: () => {} });
+  const pushDefinitions = selectDefinitions(syncDefinitions, "push");
+  return {
+    async push(productionUrl, { full }) {
+      const production = productionClient(productionUrl);
+      try {
+        const summary = await runSync({
+          home,
+          production,
+          direction: "push",
+          definitions: pushDefinitions,
+          allDefinitions: syncDefinitions,
+          full,
+        });
+        const t = summary.tables;
+        return {
+          written: t.reduce((n, x) => n + x.inserted + x.updated + x.deleted, 0),
+          read: t.reduce((n, x) => n + x.rowsRead, 0),
+          payloadBytes: t.reduce((n, x) => n + x.bytes, 0),
+          status: summary.complete || summary.status !== "succeeded" ? summary.status : "incomplete",
+          error: summary.error,
+          perTable: t.map((x) => ({ definition: x.definition, inserted: x.inserted, updated: x.updated, deleted: x.deleted })),
+        };
+      } finally {
+        await production.end({ timeout: 5 });
+      }
+    },
+    async verify(productionUrl) {
+      const production = productionClient(productionUrl);
+      try {
+        const results = await verifyDefinitions(home, production, pushDefinitions);
+        const differing = results.filter((r) => !r.equal);
+        return {
+          equal: differing.length === 0,
+          detail: differing.length === 0
+            ? `${results.length} tables, ${integer(results.reduce((n, r) => n + r.sourceRows, 0))} rows`
+            : differing.map((r) => `${r.definition}: ${r.differenceCount} keys differ, e.g. ${r.differences[0]?.key}`).join("; "),
+        };
+      } finally {
+        await production.end({ timeout: 5 });
+      }
+    },
+    end: () => home.end({ timeout: 5 }),
+  };
+}
 
 export interface EngineRun extends LinkRun {
   push: PushResult;
