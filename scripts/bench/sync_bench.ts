@@ -159,7 +159,7 @@ export async function generateSyncData(home: Sql, shape: SyncDataShape, say: (li
              1 + (g * 7919) % ${shape.products},
              case when g % 11 = 0 then null else 1 + g % ${shape.suppliers} end,
              1 + g % ${shape.locations}, g
-        from generate_series(${from}, ${to}) as g
+        from generate_series(${from}::bigint, ${to}::bigint) as g
         cross join lateral (select (1 + g % 5)::numeric(18, 3) as quantity,
                                    (100 + (g * 37) % 90000 / 100.0)::numeric(18, 2) as unit_price) as q`);
     say(`  generated ${to.toLocaleString("en-US")} of ${shape.operations.toLocaleString("en-US")} operations`);
