@@ -92,6 +92,105 @@ export type Database = {
         };
         Relationships: [];
       };
+      "sync_cursors": {
+        Row: {
+          "definition": string;
+          "position": NonNullable<Json>;
+          "stream": string;
+          "sync_xid": unknown;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "definition": string;
+          "position": NonNullable<Json>;
+          "stream": string;
+          "sync_xid": unknown;
+          "updated_at"?: string;
+        };
+        Update: {
+          "definition"?: string;
+          "position"?: NonNullable<Json>;
+          "stream"?: string;
+          "sync_xid"?: unknown;
+          "updated_at"?: string;
+        };
+        Relationships: [];
+      };
+      "sync_runs": {
+        Row: {
+          "bytes": number;
+          "definition": string;
+          "direction": string;
+          "dry_run": boolean;
+          "error": string | null;
+          "finished_at": string | null;
+          "id": number;
+          "rows_deleted": number;
+          "rows_inserted": number;
+          "rows_updated": number;
+          "run_id": string;
+          "started_at": string;
+          "status": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "bytes"?: number;
+          "definition": string;
+          "direction": string;
+          "dry_run"?: boolean;
+          "error"?: string | null;
+          "finished_at"?: string | null;
+          "id"?: never;
+          "rows_deleted"?: number;
+          "rows_inserted"?: number;
+          "rows_updated"?: number;
+          "run_id": string;
+          "started_at"?: string;
+          "status"?: string;
+        };
+        Update: {
+          "bytes"?: number;
+          "definition"?: string;
+          "direction"?: string;
+          "dry_run"?: boolean;
+          "error"?: string | null;
+          "finished_at"?: string | null;
+          "id"?: never;
+          "rows_deleted"?: number;
+          "rows_inserted"?: number;
+          "rows_updated"?: number;
+          "run_id"?: string;
+          "started_at"?: string;
+          "status"?: string;
+        };
+        Relationships: [];
+      };
+      "sync_tombstones": {
+        Row: {
+          "deleted_at": string;
+          "id": number;
+          "old_row": NonNullable<Json>;
+          "sync_xid": unknown;
+          "table_name": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "deleted_at"?: string;
+          "id"?: never;
+          "old_row": NonNullable<Json>;
+          "sync_xid"?: unknown;
+          "table_name": string;
+        };
+        Update: {
+          "deleted_at"?: string;
+          "id"?: never;
+          "old_row"?: NonNullable<Json>;
+          "sync_xid"?: unknown;
+          "table_name"?: string;
+        };
+        Relationships: [];
+      };
       "worker_leases": {
         Row: {
           "expires_at": string;
@@ -280,6 +379,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -287,12 +387,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -305,6 +407,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -315,6 +418,7 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "address"?: string | null;
@@ -324,6 +428,7 @@ export type Database = {
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -333,6 +438,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -340,12 +446,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -363,6 +471,7 @@ export type Database = {
           "quantity": number;
           "source": string;
           "supplier_id": number | null;
+          "sync_xid": unknown;
           "type": string;
           "unit_price": number;
           "updated_at": string;
@@ -381,6 +490,7 @@ export type Database = {
           "quantity": number;
           "source": string;
           "supplier_id"?: number | null;
+          "sync_xid"?: unknown;
           "type": string;
           "unit_price": number;
           "updated_at"?: string;
@@ -398,6 +508,7 @@ export type Database = {
           "quantity"?: number;
           "source"?: string;
           "supplier_id"?: number | null;
+          "sync_xid"?: unknown;
           "type"?: string;
           "unit_price"?: number;
           "updated_at"?: string;
@@ -410,6 +521,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -417,12 +529,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -432,6 +546,7 @@ export type Database = {
           "id": number;
           "name": string;
           "name_key": string;
+          "sync_xid": unknown;
         };
         ComputedFields: never;
         Insert: {
@@ -439,12 +554,14 @@ export type Database = {
           "id"?: never;
           "name": string;
           "name_key": string;
+          "sync_xid"?: unknown;
         };
         Update: {
           "created_at"?: string;
           "id"?: never;
           "name"?: string;
           "name_key"?: string;
+          "sync_xid"?: unknown;
         };
         Relationships: [];
       };
@@ -460,6 +577,7 @@ export type Database = {
           "manufacturer_id": number;
           "name": string;
           "sku": string;
+          "sync_xid": unknown;
           "updated_at": string;
         };
         ComputedFields: never;
@@ -474,6 +592,7 @@ export type Database = {
           "manufacturer_id": number;
           "name": string;
           "sku": string;
+          "sync_xid"?: unknown;
           "updated_at"?: string;
         };
         Update: {
@@ -487,6 +606,7 @@ export type Database = {
           "manufacturer_id"?: number;
           "name"?: string;
           "sku"?: string;
+          "sync_xid"?: unknown;
           "updated_at"?: string;
         };
         Relationships: [];
@@ -525,6 +645,7 @@ export type Database = {
           "id": number;
           "identity_key": string;
           "name": string;
+          "sync_xid": unknown;
           "tax_id": string | null;
         };
         ComputedFields: never;
@@ -533,6 +654,7 @@ export type Database = {
           "id"?: never;
           "identity_key": string;
           "name": string;
+          "sync_xid"?: unknown;
           "tax_id"?: string | null;
         };
         Update: {
@@ -540,6 +662,7 @@ export type Database = {
           "id"?: never;
           "identity_key"?: string;
           "name"?: string;
+          "sync_xid"?: unknown;
           "tax_id"?: string | null;
         };
         Relationships: [];

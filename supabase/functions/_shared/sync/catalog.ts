@@ -1,0 +1,110 @@
+/**
+ * What a table looks like in a database (columns, types, unique keys), and the drift check: before
+ * writing, the destination must have the columns the definition writes, with the same types, and
+ * a unique key on the conflict columns; with "all columns", nothing more either.
+ */
+import type { Sql } from "../db.ts";
+import type { SyncDefinition } from "./definitions.ts";
+import type { TypedColumn } from "./sql_text.ts";
+
+export interface TableColumn extends TypedColumn {
+  notNull: boolean;
+  hasDefault: boolean;
+}
+
+export interface TableShape {
+  schema: string;
+  table: string;
+  columns: TableColumn[];
+  /** Column sets of the table's unique indexes (primary key included). */
+  uniqueKeys: string[][];
+}
+
+// deno-lint-ignore no-explicit-any
+type AnySql = Sql | any;
+
+/** The table's columns (in order) and unique keys, or null when it does not exist. */
+export async function describeTable(sql: AnySql, schema: string, table: string): Promise<TableShape | null> {
+  const rows = await sql.unsafe(
+    `select a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
+            a.attnotnull as not_null, (a.atthasdef or a.attidentity <> '') as has_default,
+            (select coalesce(jsonb_agg(k.columns), '[]'::jsonb) from (
+               select jsonb_agg(ka.attname::text order by ord.n) as columns
+                 from pg_catalog.pg_index as i
+                 cross join lateral unnest(i.indkey::int2[]) with ordinality as ord(attnum, n)
+                 join pg_catalog.pg_attribute as ka on ka.attrelid = i.indrelid and ka.attnum = ord.attnum
+                where i.indrelid = c.oid and i.indisunique and i.indpred is null
+                group by i.indexrelid) as k) as unique_keys
+       from pg_catalog.pg_class as c
+       join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+       join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      where n.nspname = $1 and c.relname = $2 and c.relkind in ('r', 'p')
+      order by a.attnum`,
+    [schema, table],
+  ) as { name: string; type: string; not_null: boolean; has_default: boolean; unique_keys: string[][] }[];
+  if (rows.length === 0) return null;
+  return {
+    schema,
+    table,
+    columns: rows.map((r) => ({ name: r.name, type: r.type, notNull: r.not_null, hasDefault: r.has_default })),
+    uniqueKeys: rows[0].unique_keys,
+  };
+}
+
+/** The columns a definition moves from its source: the listed ones, or all but the tracking column. */
+export function sourceColumns(definition: SyncDefinition, source: TableShape): TableColumn[] {
+  const tracking = definition.cursor.kind === "change_tracking" ? definition.cursor.column : undefined;
+  if (definition.source.columns === "*") return source.columns.filter((c) => c.name !== tracking);
+  const byName = new Map(source.columns.map((c) => [c.name, c]));
+  return definition.source.columns.map((name) => {
+    const column = byName.get(name);
+    if (!column) throw new SyncDriftError(definition.name, [`source ${source.schema}.${source.table} has no column ${name}`]);
+    return column;
+  });
+}
+
+export class SyncDriftError extends Error {
+  constructor(readonly definition: string, readonly differences: string[]) {
+    super(`${definition}: the destination does not match the definition, nothing written: ${differences.join("; ")}`);
+    this.name = "SyncDriftError";
+  }
+}
+
+/**
+ * The differences between what a definition writes and the destination table, each named; empty
+ * when the destination can take the rows. Without a transform, `written` are the source's columns
+ * with their types; with one, the declared destination columns (types taken from the destination).
+ */
+export function driftDifferences(options: {
+  definition: SyncDefinition;
+  written: readonly TypedColumn[];
+  /** Whether the source's types are known and must match (false for transformed rows). */
+  typed: boolean;
+  destination: TableShape | null;
+  exact: boolean;
+}): string[] {
+  const { definition, written, typed, destination, exact } = options;
+  const where = `${definition.destination.schema}.${definition.destination.table}`;
+  if (!destination) return [`destination ${where} does not exist`];
+  const differences: string[] = [];
+  const byName = new Map(destination.columns.map((c) => [c.name, c]));
+  for (const column of written) {
+    const there = byName.get(column.name);
+    if (!there) differences.push(`${where} has no column ${column.name}`);
+    else if (typed && there.type !== column.type) {
+      differences.push(`${where}.${column.name} is ${there.type}, the source's is ${column.type}`);
+    }
+  }
+  const writtenNames = new Set(written.map((c) => c.name));
+  for (const column of destination.columns) {
+    if (writtenNames.has(column.name)) continue;
+    if (exact) differences.push(`${where} has a column ${column.name} (${column.type}) the source does not have`);
+    else if (column.notNull && !column.hasDefault) {
+      differences.push(`${where}.${column.name} is not null without a default, and the definition does not write it`);
+    }
+  }
+  const conflict = [...definition.destination.conflictColumns].sort();
+  const hasKey = destination.uniqueKeys.some((k) => k.length === conflict.length && [...k].sort().every((c, i) => c === conflict[i]));
+  if (!hasKey) differences.push(`${where} has no unique key on (${definition.destination.conflictColumns.join(", ")})`);
+  return differences;
+}

@@ -1,0 +1,389 @@
+/**
+ * The push: final tables from the working database (home) to the production project.
+ *
+ * One run reads home in ONE repeatable-read snapshot. Its watermark is the snapshot's xmin: every
+ * transaction below it has finished. Per definition, parents first, it reads the rows past the
+ * cursor in (sync_xid, key) order, in batches; each batch is one production transaction (COPY into
+ * an `on commit drop` table, one upsert that skips unchanged rows); after it commits, the cursor
+ * moves to the batch's last row below the watermark. Rows at or above the watermark that the
+ * snapshot already sees are sent too (so a child never arrives before its parent), but the cursor
+ * stays below them, and the next run sends them again, unchanged rows unwritten. A transaction
+ * still open at the snapshot commits rows with a sync_xid at or above the watermark: the next run
+ * reads them. Then deletes, children first, from the tombstones past their own cursor.
+ */
+import type { Sql } from "../db.ts";
+import { describeTable, driftDifferences, sourceColumns, SyncDriftError, type TableColumn, type TableShape } from "./catalog.ts";
+import type { SyncDefinition, SyncRow } from "./definitions.ts";
+import { type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import {
+  columnList,
+  deleteByKeysStatement,
+  positionPredicate,
+  qualified,
+  quoteIdent,
+  quoteLiteral,
+  type StreamPosition,
+  streamOrder,
+  type TypedColumn,
+} from "./sql_text.ts";
+import type { DefinitionTally, RunControl } from "./run_control.ts";
+
+type Stream = "rows" | "tombstones";
+
+interface PushPlan {
+  definition: SyncDefinition;
+  tracking: string;
+  source: TableShape;
+  /** The source columns moved (without a transform, the same names are written). */
+  columns: TableColumn[];
+  /** The source's tie-breaker with its types. */
+  key: TypedColumn[];
+  destination: string;
+  written: string[];
+  /** The destination's conflict columns with the destination's types. */
+  destinationKey: TypedColumn[];
+}
+
+export class SyncBatchError extends Error {
+  constructor(definition: string, stream: Stream, batch: number, after: StreamPosition | null, cause: unknown) {
+    const from = after ? `after sync_xid ${after.syncXid} ${JSON.stringify(after.key)}` : "from the start";
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`push ${definition}: ${stream} batch ${batch} (${from}) failed: ${reason}`, { cause });
+    this.name = "SyncBatchError";
+  }
+}
+
+/** Reads one change-tracked definition's plan: columns on both sides, drift refused. */
+export async function planPush(reader: TxSql, production: Sql | TxSql, definition: SyncDefinition): Promise<PushPlan> {
+  if (definition.cursor.kind !== "change_tracking") throw new Error(`${definition.name}: a push needs a change_tracking cursor`);
+  const source = await describeTable(reader, definition.source.schema, definition.source.table);
+  if (!source) throw new SyncDriftError(definition.name, [`source ${definition.source.schema}.${definition.source.table} does not exist`]);
+  const tracking = definition.cursor.column;
+  if (!source.columns.some((c) => c.name === tracking && c.type === "xid8")) {
+    throw new SyncDriftError(definition.name, [
+      `source ${source.schema}.${source.table} has no ${tracking} xid8 column: add the table to sync_change_tracking.sql`,
+    ]);
+  }
+  const columns = sourceColumns(definition, source);
+  const key = definition.cursor.tieBreaker.map((name) => {
+    const column = source.columns.find((c) => c.name === name);
+    if (!column) throw new SyncDriftError(definition.name, [`source has no tie-breaker column ${name}`]);
+    return { name, type: column.type };
+  });
+  const destinationShape = await describeTable(production, definition.destination.schema, definition.destination.table);
+  const written = definition.transform ? definition.destination.columns! : columns.map((c) => c.name);
+  const differences = driftDifferences({
+    definition,
+    written: definition.transform ? written.map((name) => ({ name, type: "" })) : columns,
+    typed: !definition.transform,
+    destination: destinationShape,
+    exact: !definition.transform && definition.source.columns === "*",
+  });
+  if (differences.length > 0) throw new SyncDriftError(definition.name, differences);
+  const destinationKey = definition.destination.conflictColumns.map((name) => ({
+    name,
+    type: destinationShape!.columns.find((c) => c.name === name)!.type,
+  }));
+  return {
+    definition,
+    tracking,
+    source,
+    columns,
+    key,
+    destination: qualified(definition.destination.schema, definition.destination.table),
+    written,
+    destinationKey,
+  };
+}
+
+async function loadCursor(home: Sql, definition: string, stream: Stream): Promise<StreamPosition | null> {
+  const [row] = await home<{ sync_xid: string; position: Record<string, string> }[]>`
+    select sync_xid::text as sync_xid, position from conveyor.sync_cursors
+     where definition = ${definition} and stream = ${stream}`;
+  return row ? { syncXid: row.sync_xid, key: row.position } : null;
+}
+
+async function saveCursor(home: Sql, definition: string, stream: Stream, position: StreamPosition): Promise<void> {
+  await home`
+    insert into conveyor.sync_cursors (definition, stream, sync_xid, position)
+    values (${definition}, ${stream}, ${position.syncXid}::xid8, ${JSON.stringify(position.key)}::text::jsonb)
+    on conflict (definition, stream) do update
+       set sync_xid = excluded.sync_xid, position = excluded.position, updated_at = pg_catalog.now()`;
+}
+
+interface BatchBounds {
+  rows: number;
+  last: StreamPosition | null;
+  lastBelow: StreamPosition | null;
+}
+
+function positionJson(tracking: string, key: readonly TypedColumn[], alias: string): string {
+  const keyObject = key.map((k) => `${quoteLiteral(k.name)}, ${alias}.${quoteIdent(k.name)}::text`).join(", ");
+  return `pg_catalog.jsonb_build_object('syncXid', ${alias}.${quoteIdent(tracking)}::text, 'key', pg_catalog.jsonb_build_object(${keyObject}))`;
+}
+
+/** The next batch of a stream: how many rows, its last position, and its last position below the watermark. */
+async function nextBatchBounds(options: {
+  reader: TxSql;
+  from: string;
+  tracking: string;
+  key: readonly TypedColumn[];
+  after: StreamPosition | null;
+  watermark: string;
+  batchRows: number;
+  extraWhere?: string;
+}): Promise<BatchBounds> {
+  const { reader, from, tracking, key, after, watermark, batchRows, extraWhere } = options;
+  const keyColumns = [tracking, ...key.map((k) => k.name)];
+  const text = `with b as (
+      select ${columnList(keyColumns, "s")} from ${from} as s
+       where ${positionPredicate(tracking, key, after, ">")} ${extraWhere ? `and ${extraWhere}` : ""}
+       order by ${streamOrder(tracking, key)}
+       limit ${batchRows}
+    )
+    select (select count(*) from b)::int as rows,
+           (select ${positionJson(tracking, key, "x")} from b as x order by ${streamOrder(tracking, key, "x", true)} limit 1) as last,
+           (select ${positionJson(tracking, key, "x")} from b as x
+             where x.${quoteIdent(tracking)} < ${quoteLiteral(watermark)}::pg_catalog.xid8
+             order by ${streamOrder(tracking, key, "x", true)} limit 1) as last_below`;
+  const [row] = await reader.unsafe(text);
+  return { rows: row.rows, last: row.last, lastBelow: row.last_below };
+}
+
+/** The rows of the stream in (after, upTo], as text values, for a transform. */
+async function readRowsAsText(reader: TxSql, plan: PushPlan, after: StreamPosition | null, upTo: StreamPosition): Promise<SyncRow[]> {
+  const selected = plan.columns.map((c) => `s.${quoteIdent(c.name)}::text as ${quoteIdent(c.name)}`).join(", ");
+  return await reader.unsafe(
+    `select ${selected} from ${qualified(plan.source.schema, plan.source.table)} as s
+      where ${positionPredicate(plan.tracking, plan.key, after, ">")} and ${positionPredicate(plan.tracking, plan.key, upTo, "<=")}
+      order by ${streamOrder(plan.tracking, plan.key)}`,
+  );
+}
+
+function copyOutStatement(plan: PushPlan, after: StreamPosition | null, upTo: StreamPosition): string {
+  return `copy (select ${columnList(plan.columns.map((c) => c.name), "s")} from ${qualified(plan.source.schema, plan.source.table)} as s
+    where ${positionPredicate(plan.tracking, plan.key, after, ">")} and ${positionPredicate(plan.tracking, plan.key, upTo, "<=")}) to stdout`;
+}
+
+function transformed(plan: PushPlan, rows: readonly SyncRow[]): SyncRow[] {
+  const transform = plan.definition.transform!;
+  const out: SyncRow[] = [];
+  for (const row of rows) {
+    const result = transform(row);
+    if (result === null) continue;
+    const picked: SyncRow = {};
+    for (const column of plan.written) picked[column] = result[column] ?? null;
+    out.push(picked);
+  }
+  return out;
+}
+
+export interface PushContext {
+  home: Sql;
+  production: Sql;
+  control: RunControl;
+  /** Every definition known, to tell whether another one still needs a table's tombstones. */
+  allDefinitions: readonly SyncDefinition[];
+}
+
+/** Upserts of one definition, batch after batch, until the stream is drained or the run must stop. */
+async function pushRows(context: PushContext, reader: TxSql, watermark: string, plan: PushPlan, tally: DefinitionTally): Promise<boolean> {
+  const { home, control } = context;
+  const name = plan.definition.name;
+  let after = control.full ? null : await loadCursor(home, name, "rows");
+  for (let batch = 1;; batch++) {
+    if (control.shouldStop()) return false;
+    try {
+      const bounds = await nextBatchBounds({
+        reader,
+        from: qualified(plan.source.schema, plan.source.table),
+        tracking: plan.tracking,
+        key: plan.key,
+        after,
+        watermark,
+        batchRows: control.batchRows,
+      });
+      if (bounds.rows === 0 || !bounds.last) return true;
+      const target = {
+        table: plan.destination,
+        columns: plan.written,
+        conflictColumns: plan.definition.destination.conflictColumns,
+        dropStage: control.dryRun,
+      };
+      const counts = await control.inDestination(async (tx) => {
+        if (plan.definition.transform) {
+          const rows = transformed(plan, await readRowsAsText(reader, plan, after, bounds.last!));
+          if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
+          return await writeRowsBatch(tx, target, rows);
+        }
+        return await writeCopyBatch(tx, target, () => reader.unsafe(copyOutStatement(plan, after, bounds.last!)).readable());
+      });
+      if (!control.dryRun && bounds.lastBelow) await saveCursor(home, name, "rows", bounds.lastBelow);
+      tally.inserted += counts.inserted;
+      tally.updated += counts.updated;
+      tally.bytes += counts.bytes;
+      tally.rowsRead += bounds.rows;
+      after = bounds.last;
+      await control.afterBatch(name);
+      if (bounds.rows < control.batchRows) return true;
+    } catch (error) {
+      throw error instanceof SyncBatchError ? error : new SyncBatchError(name, "rows", batch, after, error);
+    }
+  }
+}
+
+const tombstoneKey: TypedColumn[] = [{ name: "id", type: "bigint" }];
+
+/** Deletes of one definition from its tombstones; a key alive again in the source is not deleted. */
+async function pushDeletes(context: PushContext, reader: TxSql, watermark: string, plan: PushPlan, tally: DefinitionTally): Promise<boolean> {
+  const { home, control } = context;
+  const name = plan.definition.name;
+  const tableName = `${plan.source.schema}.${plan.source.table}`;
+  const alive = plan.key.map((k) => `s.${quoteIdent(k.name)} = r.${quoteIdent(k.name)}`).join(" and ");
+  let after = control.full ? null : await loadCursor(home, name, "tombstones");
+  for (let batch = 1;; batch++) {
+    if (control.shouldStop()) return false;
+    try {
+      const where = `t.table_name = ${quoteLiteral(tableName)}`;
+      const bounds = await nextBatchBounds({
+        reader,
+        from: "conveyor.sync_tombstones",
+        tracking: "sync_xid",
+        key: tombstoneKey,
+        after,
+        watermark,
+        batchRows: control.batchRows,
+        extraWhere: `s.table_name = ${quoteLiteral(tableName)}`,
+      });
+      if (bounds.rows === 0 || !bounds.last) return true;
+      // The old rows in the source's types, then as text: the same form the rows' path gives a transform.
+      const source = qualified(plan.source.schema, plan.source.table);
+      const tombstones: SyncRow[] = await reader.unsafe(
+        `select ${plan.columns.map((c) => `r.${quoteIdent(c.name)}::text as ${quoteIdent(c.name)}`).join(", ")}
+           from conveyor.sync_tombstones as t
+           cross join lateral pg_catalog.jsonb_populate_record(null::${source}, t.old_row) as r
+          where ${where} and ${positionPredicate("sync_xid", tombstoneKey, after, ">", "t")}
+            and ${positionPredicate("sync_xid", tombstoneKey, bounds.last, "<=", "t")}
+            and not exists (select from ${source} as s where ${alive})`,
+      );
+      const keys: SyncRow[] = [];
+      for (const oldRow of tombstones) {
+        const row = plan.definition.transform ? plan.definition.transform(oldRow) : oldRow;
+        if (row === null) continue;
+        keys.push(Object.fromEntries(plan.destinationKey.map((k) => [k.name, row[k.name] ?? null])));
+      }
+      if (keys.length > 0) {
+        const document = JSON.stringify(keys);
+        const deleted = await control.inDestination(async (tx) => {
+          const [row] = await tx.unsafe(deleteByKeysStatement(plan.destination, plan.destinationKey), [document]);
+          return Number(row.deleted);
+        });
+        tally.deleted += deleted;
+        tally.bytes += new TextEncoder().encode(document).length;
+      }
+      if (!control.dryRun && bounds.lastBelow) await saveCursor(home, name, "tombstones", bounds.lastBelow);
+      tally.rowsRead += bounds.rows;
+      after = bounds.last;
+      await control.afterBatch(name);
+      if (bounds.rows < control.batchRows) return true;
+    } catch (error) {
+      throw error instanceof SyncBatchError ? error : new SyncBatchError(name, "tombstones", batch, after, error);
+    }
+  }
+}
+
+/**
+ * Tombstones every reader of the table has passed are purged. Only when no other definition
+ * pushes the same source table (each keeps its own cursor).
+ */
+async function purgeTombstones(context: PushContext, plan: PushPlan): Promise<void> {
+  const sharing = context.allDefinitions.filter((d) =>
+    d.direction === "push" && d.source.schema === plan.source.schema && d.source.table === plan.source.table
+  );
+  if (sharing.length !== 1) return;
+  const cursor = await loadCursor(context.home, plan.definition.name, "tombstones");
+  if (!cursor) return;
+  await context.home.unsafe(
+    `delete from conveyor.sync_tombstones as t
+      where t.table_name = $1 and ${positionPredicate("sync_xid", tombstoneKey, cursor, "<=", "t")}`,
+    [`${plan.source.schema}.${plan.source.table}`],
+  );
+}
+
+/**
+ * Runs the push of `definitions` (in dependency order) in one home snapshot: drift checks for
+ * all first, then upserts parents first, then deletes children first. Returns whether everything
+ * was drained (false: the run stopped for its budget; the next run resumes from the cursors).
+ */
+export async function pushDefinitions(
+  context: PushContext,
+  definitions: readonly SyncDefinition[],
+  tallies: Map<string, DefinitionTally>,
+): Promise<boolean> {
+  const reader = await context.home.reserve();
+  let open = false;
+  let readerPid: number | undefined;
+  try {
+    await reader.unsafe("begin isolation level repeatable read, read only");
+    open = true;
+    const [snapshot] = await reader.unsafe(
+      "select pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text as watermark, pg_catalog.pg_backend_pid() as pid",
+    );
+    const watermark: string = snapshot.watermark;
+    readerPid = snapshot.pid;
+    const plans: PushPlan[] = [];
+    for (const definition of definitions) {
+      try {
+        plans.push(await planPush(reader, context.production, definition));
+      } catch (error) {
+        tallies.get(definition.name)!.failedHere = true;
+        if (error instanceof SyncDriftError) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`push ${definition.name}: reading the destination's columns failed: ${reason}`, { cause: error });
+      }
+    }
+    for (const plan of plans) {
+      const tally = tallies.get(plan.definition.name)!;
+      try {
+        if (!(await pushRows(context, reader, watermark, plan, tally))) return false;
+      } catch (error) {
+        tally.failedHere = true;
+        throw error;
+      }
+    }
+    for (const plan of [...plans].reverse()) {
+      const tally = tallies.get(plan.definition.name)!;
+      try {
+        if (!(await pushDeletes(context, reader, watermark, plan, tally))) return false;
+        if (!context.control.dryRun) await purgeTombstones(context, plan);
+      } catch (error) {
+        tally.failedHere = true;
+        throw error;
+      }
+    }
+    return true;
+  } finally {
+    // A COPY out cut short (production gone mid-batch) leaves the connection unable to answer,
+    // its server still sending and holding the snapshot's locks: its backend is ended from
+    // another connection, and it is not handed back to the pool, where the next query would wait.
+    if (!open || await settlesWithin(reader.unsafe("rollback"), rollbackDeadlineMs)) reader.release();
+    else if (readerPid !== undefined) {
+      await context.home`select pg_catalog.pg_terminate_backend(${readerPid}::integer)`.catch(() => {});
+    }
+  }
+}
+
+const rollbackDeadlineMs = 2000;
+
+/** Whether `work` finished (either way) within `ms`. */
+async function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(work).then(() => true, () => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
