@@ -378,10 +378,25 @@ export interface EngineRun extends LinkRun {
   push: PushResult;
 }
 
+/** A push that has not finished by then is reported as hung (the bench fails instead of waiting for ever). */
+const pushDeadlineMs = 30 * 60_000;
+
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`sync bench: ${what} did not finish within ${ms / 60_000} minutes`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function timedPush(push: EnginePush, link: LatencyProxy, poolerUrl: string, full: boolean): Promise<EngineRun> {
   const before = link.stats().bytesToUpstream;
   const started = performance.now();
-  const result = await push(link.url(poolerUrl), { full });
+  const result = await withDeadline(push(link.url(poolerUrl), { full }), pushDeadlineMs, "the engine's push");
   const ms = performance.now() - started;
   if (result.status !== "succeeded") throw new Error(`sync bench: the push ${result.status}: ${result.error ?? "?"}`);
   return { ...linkRun(result.written, ms, link.stats().bytesToUpstream - before), push: result };
