@@ -12,6 +12,10 @@
  *      record, with the same concurrency as Conveyor's workers, on a smaller sample.
  *   5. crash recovery (scripts/bench/crash_recovery.ts; --crash-recovery-records, 0 skips it): N records drained
  *      undisturbed, then as many with the process-sales process killed (SIGKILL) mid-drain.
+ *   6. sync (scripts/bench/sync_bench.ts; --sync-rows, 0 skips it): the sync engine's push of N
+ *      generated operations and their dictionaries through pgbouncer and an 80 ms link, against
+ *      the seed's design; `deno task bench sync` runs this phase alone. It replaces the final
+ *      tables' rows on both sides with the generated ones.
  *
  *   deno task bench [--records 100000] [--warm-up 10000] [--baseline-records 10000]
  *                   [--latency-samples 200] [--latency-interval-ms 50] [--restart-worker] [--json]
@@ -31,6 +35,7 @@
 import postgres from "postgres";
 import { z } from "zod";
 import { crashRecoveryNote, measureCrashRecovery } from "./bench/crash_recovery.ts";
+import { engineRuns, measureSync, type SyncBenchFigures, syncTable } from "./bench/sync_bench.ts";
 import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
 import { cpuSpent, snapshotStackCpu } from "./bench/stack_cpu.ts";
 import { isAlive, serviceState } from "./local-stack/processes.ts";
@@ -73,9 +78,12 @@ const program = commandLine(
   .option("--latency-samples <n>", "single-record requests in the wake-latency phase", "200")
   .option("--latency-interval-ms <n>", "milliseconds between them", "50")
   .option("--crash-recovery-records <n>", "records in the crash-recovery phase (0: skip it)", "60000")
+  .option("--sync-rows <n>", "operations rows in the sync phase (0: skip it)", "1000000")
+  .option("--sync-seed-rows <n>", "operations sent with the seed's design in the sync phase", "20000")
+  .argument("[phase]", "sync: only the sync phase (default: all phases)")
   .option("--restart-worker", "restart the process-sales function process first", false)
   .option("--json", "print the figures as JSON", false);
-const parsedOptions = parseCommandLine(
+const parsedCommandLine = parseCommandLine(
   "bench",
   program,
   z.object({
@@ -85,10 +93,22 @@ const parsedOptions = parseCommandLine(
     latencySamples: z.coerce.number().int().positive(),
     latencyIntervalMs: z.coerce.number().int().positive(),
     crashRecoveryRecords: z.coerce.number().int().nonnegative(),
+    syncRows: z.coerce.number().int().nonnegative(),
+    syncSeedRows: z.coerce.number().int().positive(),
     restartWorker: z.boolean(),
     json: z.boolean(),
   }),
-).options;
+);
+const parsedOptions = parsedCommandLine.options;
+const phase = parsedCommandLine.args[0] ?? "all";
+if (phase !== "all" && phase !== "sync") {
+  console.error(`bench: unknown phase "${phase}": sync, or none for all phases (see deno task bench --help)`);
+  Deno.exit(2);
+}
+if (phase === "sync" && parsedOptions.syncRows === 0) {
+  console.error("bench: --sync-rows: 0 skips the sync phase, which is the only one asked for");
+  Deno.exit(2);
+}
 const options = {
   records: parsedOptions.records,
   "warm-up": parsedOptions.warmUp,
@@ -587,6 +607,32 @@ function table(f: Figures): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Phase 6: the sync engine against the seed's design (scripts/bench/sync_bench.ts). */
+async function measureSyncPhase(env: Record<string, string>): Promise<SyncBenchFigures> {
+  if (!env.CLOUD_POOLER_URL) throw new Error("bench: the stack has no cloud pooler (CLOUD_POOLER_URL); is pgbouncer installed?");
+  const engine = engineRuns(env.DB_URL);
+  try {
+    return await measureSync({
+    homeUrl: env.DB_URL,
+    cloudUrl: env.CLOUD_DB_URL,
+    poolerUrl: env.CLOUD_POOLER_URL,
+    operations: parsedOptions.syncRows,
+    seedSampleRows: parsedOptions.syncSeedRows,
+    push: engine.push,
+    verify: engine.verify,
+    seedShops,
+    say,
+  });
+  } finally {
+    await engine.end();
+  }
+}
+
+function printSync(figures: SyncBenchFigures): void {
+  console.log(`\nSync benchmark, local stack\n`);
+  console.log(syncTable(figures));
+}
+
 await bringUp(say);
 const stack = await describeStack();
 if (options.json) say(stack.text);
@@ -596,6 +642,12 @@ const target: IngestTarget = {
   apiUrl: env.API_URL,
   serviceRoleKey: env.SERVICE_ROLE_KEY,
 };
+if (phase === "sync") {
+  const figures = await measureSyncPhase(env);
+  if (options.json) console.log(JSON.stringify({ sync: figures }, null, 2));
+  else printSync(figures);
+  Deno.exit(0);
+}
 const sql = postgres(env.DB_URL, { max: 4, onnotice: () => {} });
 let unprocessed: string | null = null;
 try {
@@ -629,6 +681,8 @@ try {
     waitForQuiet: () => waitForQuietPipeline(sql),
     say,
   });
+  // after the pipeline's phases: it replaces the final tables' rows on both sides
+  const sync = parsedOptions.syncRows === 0 ? null : await measureSyncPhase(env);
   const partial = {
     stack: stack.extensions,
     warmUp: warmUpRun,
@@ -641,11 +695,12 @@ try {
   };
   const figures: Figures = { ...partial, missed: missedTargets(partial) };
   if (options.json) {
-    console.log(JSON.stringify({ ...figures, crashRecovery }, null, 2));
+    console.log(JSON.stringify({ ...figures, crashRecovery, sync }, null, 2));
   } else {
     console.log(`\nConveyor benchmark, local stack\n`);
     console.log(table(figures));
     if (crashRecovery) console.log(crashRecoveryNote(crashRecovery));
+    if (sync) printSync(sync);
   }
   const deliberatelyBad = sample.deliberatelyBad.slice(options["warm-up"]).filter(Boolean).length;
   unprocessed = unprocessedProblem(conveyor.progress, records.length, deliberatelyBad);

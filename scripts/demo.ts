@@ -1,7 +1,11 @@
 /**
- * The main job, end to end on the local stack: bring the stack up, seed shops, send a generated
- * messy sample (50,000 records by default) through the ingest API, wait until the pipeline has
- * drained, and print a summary.
+ * The main job, end to end on the local stack: bring the stack up, seed the shops in the
+ * production project (the stack's cloud cluster) and pull them into the working database with
+ * the sync engine, send a generated messy sample (50,000 records by default) through the ingest
+ * API, wait until the pipeline has drained, push the final tables to the production project,
+ * verify both sides and print a summary. The sync goes through the stack's cloud link (pgbouncer
+ * in transaction mode behind an 80 ms round-trip latency proxy). Exits 1 when records were left
+ * unprocessed, or a sync run failed, or verify finds the two sides different.
  *
  *   deno task demo [--records 50000] [--chunk 5000]
  */
@@ -19,8 +23,11 @@ import {
   waitUntilDrained,
 } from "../lib/sales_client.ts";
 import { generateSalesSample } from "../lib/sales_sample.ts";
+import { selectDefinitions, syncDefinitions, type SyncDirection } from "../supabase/functions/_shared/sync/definitions.ts";
+import { runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync/run.ts";
+import { verifyDefinitions } from "../supabase/functions/_shared/sync/verify.ts";
 
-const program = commandLine("demo", "Brings the local stack up, sends a generated messy sample through the ingest API, waits until the pipeline has drained and prints a summary. Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones.")
+const program = commandLine("demo", "Brings the local stack up, pulls the shops from the production project, sends a generated messy sample through the ingest API, waits until the pipeline has drained, pushes the final tables to the production project, verifies both sides and prints a summary. Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones, when a sync run failed, or when verify finds the two sides different.")
   .option("--records <n>", "how many records to send", "50000")
   .option("--chunk <n>", "records per ingest request (at most 10000)", "5000")
   .option("--seed <n>", "the sample generator's seed, for a reproducible sample (default: from the clock)")
@@ -38,13 +45,45 @@ const { options } = parseCommandLine(
 
 const say = (line: string) => console.error(line);
 
+type Sql = ReturnType<typeof postgres>;
+
+/** One sync run of every definition of `direction`, timed, with its table printed. */
+async function syncAndReport(home: Sql, production: Sql, direction: SyncDirection, what: string): Promise<SyncRunSummary> {
+  const started = performance.now();
+  const summary = await runSync({
+    home,
+    production,
+    direction,
+    definitions: selectDefinitions(syncDefinitions, direction),
+    allDefinitions: syncDefinitions,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const moved = summary.tables.reduce((n, t) => n + t.inserted + t.updated + t.deleted, 0);
+  const bytes = summary.tables.reduce((n, t) => n + t.bytes, 0);
+  console.log(`\n${what}: ${summary.status} in ${seconds.toFixed(2)} s, ${moved} rows written` +
+    (moved > 0 ? ` (${Math.round(moved / seconds)} rows/s, ${(bytes / 1e6).toFixed(1)} MB sent)` : ""));
+  for (const t of summary.tables) {
+    console.log(`  ${t.definition.padEnd(16)} ${String(t.inserted).padStart(8)} inserted ${String(t.updated).padStart(8)} updated ${String(t.deleted).padStart(6)} deleted`);
+  }
+  if (summary.error) console.error(`  ${summary.error}`);
+  return summary;
+}
+
 await bringUp(say);
 console.log((await describeStack()).text);
 const env = await stackEnvLines();
-const sql = postgres(env.DB_URL, { max: 2, onnotice: () => {} });
+const sql = postgres(env.DB_URL, { max: 3, onnotice: () => {} });
+const productionUrl = env.CLOUD_LINK_URL ?? env.CLOUD_DB_URL;
+// the production project as the sync reaches it: through the pooler (transaction mode) and the slow link
+const production = postgres(productionUrl, { max: 2, prepare: false, connect_timeout: 10, onnotice: () => {} });
+const cloud = postgres(env.CLOUD_DB_URL, { max: 1, onnotice: () => {} });
 let problem: string | null = null;
 try {
-  await seedShops(sql);
+  // shops are mastered in the production project: seeded there, then pulled
+  await seedShops(cloud);
+  console.log(`\nthe sync engine reaches the production project at ${productionUrl} (pgbouncer behind the latency proxy)`);
+  const pulled = await syncAndReport(sql, production, "pull", "pull shops from the production project");
+  if (pulled.status !== "succeeded") throw new Error(`the pull of shops ${pulled.status}: ${pulled.error}`);
   const runId = options.runId ?? `demo-${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
   const { records, deliberatelyBad } = generateSalesSample({
     count: options.records,
@@ -96,10 +135,25 @@ Conveyor demo: ${progress.total} records
   console.log(`Replay rejected records after a fix with: deno task requeue --status rejected`);
   console.log(`The stack keeps running; stop it with: deno task stack down`);
   problem = unprocessedProblem(progress, records.length, deliberatelyBad.filter(Boolean).length);
+
+  const pushed = await syncAndReport(sql, production, "push", "push the final tables to the production project");
+  if (pushed.status !== "succeeded") problem ??= `the push ${pushed.status}: ${pushed.error}`;
+  const verifyStarted = performance.now();
+  const verified = await verifyDefinitions(sql, production, selectDefinitions(syncDefinitions, undefined));
+  const equal = verified.every((r) => r.equal);
+  console.log(`\nverify (counts and row hashes computed in each database), ${((performance.now() - verifyStarted) / 1000).toFixed(2)} s:`);
+  for (const r of verified) {
+    console.log(`  ${r.definition.padEnd(16)} ${r.equal ? "equal    " : "DIFFERENT"} ${String(r.sourceRows).padStart(8)} rows here, ${String(r.destinationRows).padStart(8)} there`);
+    for (const d of r.differences.slice(0, 5)) console.log(`    ${d.difference}: key ${d.key}`);
+  }
+  console.log(equal ? "both sides are equal" : "the two sides DIFFER");
+  if (!equal) problem ??= `verify found differences in ${verified.filter((r) => !r.equal).map((r) => r.definition).join(", ")}`;
+} catch (error) {
+  problem = error instanceof Error ? error.message : String(error);
 } finally {
-  await sql.end();
+  await Promise.all([sql.end({ timeout: 5 }), production.end({ timeout: 5 }), cloud.end({ timeout: 5 })]);
 }
 if (problem) {
-  console.error(`\ndemo: FAILED: ${problem} (see the rejections above)`);
+  console.error(`\ndemo: FAILED: ${problem}`);
   Deno.exit(1);
 }

@@ -23,6 +23,7 @@ const envSchema = z.object({
   SUPABASE_DB_URL: z.string().min(1),
   SUPABASE_ANON_KEY: z.string().min(1),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
+  CONVEYOR_PRODUCTION_DB_URL: z.string().optional(),
 });
 
 // Overridable so tests can serve a folder of fixture functions with their own config.toml.
@@ -114,6 +115,7 @@ export class FunctionsServer {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",
       ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      ...(this.env.CONVEYOR_PRODUCTION_DB_URL ? { CONVEYOR_PRODUCTION_DB_URL: this.env.CONVEYOR_PRODUCTION_DB_URL } : {}),
       ...readDotEnv(),
       SUPABASE_URL: this.env.SUPABASE_URL,
       SUPABASE_DB_URL: this.env.SUPABASE_DB_URL,

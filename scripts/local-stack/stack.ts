@@ -195,6 +195,25 @@ async function pgNetSender(): Promise<PgNetSender> {
   return real ? "background worker" : "dispatcher";
 }
 
+/**
+ * The local stack's tests and bench drive the sync themselves, so the sync's pg_cron jobs must not
+ * push in the middle of them: its scheduled wakes are paused once, when the stack first sees the
+ * function (resume: update conveyor.function_wakes set paused = false where function_name = 'sync').
+ */
+async function pauseScheduledSyncOnce(): Promise<void> {
+  const local = clusters.find((spec) => spec.name === "local")!;
+  const sql = postgres(dbUrl(local.port), { max: 1, onnotice: () => {} });
+  try {
+    const [{ migrated }] = await sql<{ migrated: boolean }[]>`
+      select to_regclass('conveyor.function_wakes') is not null as migrated`;
+    if (!migrated) return; // a database with only some migrations (a new baseline being generated)
+    await sql`insert into conveyor.function_wakes (function_name, paused) values ('sync', true)
+              on conflict (function_name) do nothing`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 export async function bringUp(say: (line: string) => void): Promise<void> {
   await assertPortsFree();
   await ensurePackages(say);
@@ -214,6 +233,7 @@ export async function bringUp(say: (line: string) => void): Promise<void> {
     const pushed = await pushMigrations(spec);
     if (!/up to date/i.test(pushed)) say(`migrations applied to ${spec.name}`);
   }
+  await pauseScheduledSyncOnce();
   await upsertVaultSecrets({ [projectUrlSecret]: functionsOrigin, [workerKeySecret]: keys.serviceRoleKey });
   await writeStackEnv();
 
@@ -241,6 +261,9 @@ export async function bringUp(say: (line: string) => void): Promise<void> {
         SUPABASE_DB_URL: dbUrl(localCluster.port),
         SUPABASE_ANON_KEY: keys.anonKey,
         SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+        // the sync function's production database: the cloud cluster through pgbouncer and the
+        // latency proxy (supabase/functions/.env may name another)
+        CONVEYOR_PRODUCTION_DB_URL: dbUrl(ports.CONVEYOR_CLOUD_LINK_PORT),
       },
     );
     await waitFor("the functions server", functionsServerAnswers, 30000).catch((error) => {

@@ -22,7 +22,8 @@ type Conn = Parameters<Parameters<typeof withReserved>[1]>[0];
 
 async function conveyorJobs(conn: Conn) {
   return await conn<{ jobname: string; schedule: string; command: string; active: boolean }[]>`
-    select jobname, schedule, command, active from cron.job where jobname like 'conveyor-%' order by jobname`;
+    select jobname, schedule, command, active from cron.job
+     where jobname like 'conveyor-%' and jobname not like 'conveyor-sync-%' order by jobname`;
 }
 
 /** Registers the probe pipeline (staging table, queue, conveyor.pipelines row) in the open transaction. */

@@ -66,8 +66,21 @@ const importSchema = baseSchema.extend({
   IMPORT_READ_TIMEOUT_MS: positiveInt(30_000),
 });
 
+const syncSchema = baseSchema.extend({
+  /** The production project's database (its pooler URL, transaction mode): a secret, never in git. */
+  CONVEYOR_PRODUCTION_DB_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string (the production project's pooler)"),
+  /** One invocation's wall-clock slice before it hands over to the next. */
+  SYNC_WALL_BUDGET_MS: positiveInt(25_000),
+  /** Bytes one invocation moves before it hands over: the COPY bytes pass through the isolate, so they stand for its CPU. */
+  SYNC_BYTES_BUDGET: positiveInt(64 * 1024 * 1024),
+  SYNC_BATCH_ROWS: positiveInt(20_000),
+  /** Hand-overs one request may chain before it stops (the next scheduled run goes on). */
+  SYNC_MAX_HANDOVERS: positiveInt(50),
+});
+
 export type BaseConfig = z.infer<typeof baseSchema>;
 export type ImportConfig = z.infer<typeof importSchema>;
+export type SyncConfig = z.infer<typeof syncSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
 
@@ -95,6 +108,10 @@ export function importApiConfig(env: Record<string, string | undefined> = Deno.e
 
 export function importConfig(env: Record<string, string | undefined> = Deno.env.toObject()): ImportConfig {
   return load(importSchema, env, "process-import");
+}
+
+export function syncConfig(env: Record<string, string | undefined> = Deno.env.toObject()): SyncConfig {
+  return load(syncSchema, env, "sync");
 }
 
 /** The worker's occurred_at window from its configuration. */

@@ -1,0 +1,3 @@
+import { createSyncHandler } from "./handler.ts";
+
+Deno.serve(createSyncHandler());
