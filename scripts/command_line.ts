@@ -10,8 +10,30 @@ import { z } from "zod";
 /** Exit status of a command line that cannot be understood (as in getopt-based tools). */
 export const USAGE_ERROR = 2;
 
+/**
+ * A command that fails for a reason it did not catch (the stack could not start, a database
+ * refused) says so in one line, `<name>: <message>`, and exits 1; CONVEYOR_DEBUG=1 adds the stack.
+ */
+function failInOneLine(name: string): void {
+  const fail = (reason: unknown) => {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    console.error(`${name}: ${message}`);
+    if (Deno.env.get("CONVEYOR_DEBUG") && reason instanceof Error && reason.stack) console.error(reason.stack);
+    Deno.exit(1);
+  };
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail(event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail(event.error ?? event.message);
+  });
+}
+
 /** A commander program for `deno task <name>` that never exits by itself. */
 export function commandLine(name: string, description: string): Command {
+  failInOneLine(name);
   return new Command(`deno task ${name}`)
     .description(description)
     .helpOption("-h, --help", "show this usage")

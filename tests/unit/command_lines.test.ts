@@ -55,3 +55,28 @@ Deno.test("a bad option value is one line naming the flag", async () => {
     assert.match(stderr, expected);
   }
 });
+
+Deno.test("a command that fails (here: the stack's port is taken) says why in one line and exits 1, no stack trace", async () => {
+  const occupant = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const stateDir = await Deno.makeTempDir({ prefix: "conveyor-one-line-" });
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/demo.ts", "--records", "10"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+      env: {
+        NO_COLOR: "1",
+        CONVEYOR_STATE_DIR: stateDir,
+        CONVEYOR_LOCAL_DB_PORT: String((occupant.addr as Deno.NetAddr).port),
+      },
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr).trim();
+    assert.equal(output.code, 1, stderr);
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(stderr, /^demo: nothing started: port \d+ for the local database is taken/);
+  } finally {
+    occupant.close();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
