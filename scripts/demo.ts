@@ -7,7 +7,7 @@
  * in transaction mode behind an 80 ms round-trip latency proxy). Exits 1 when records were left
  * unprocessed, or a sync run failed, or verify finds the two sides different.
  *
- *   deno task demo [--records 50000] [--chunk 5000]
+ *   deno task demo [--records 50000] [--chunk 5000] [--seed N] [--run-id ID]
  */
 import postgres from "postgres";
 import { z } from "zod";

@@ -1656,7 +1656,7 @@ COMMENT ON FUNCTION "conveyor"."resume_wakes"(text, text) IS 'Resumes automatic 
 
 COMMENT ON FUNCTION "conveyor"."sales_payload_is_readable"(json) IS 'CHECK of conveyor.sales_input.payload: true when every string and key converts to PostgreSQL text (no \u0000, no lone surrogate); raises naming the problem otherwise.';
 
-COMMENT ON FUNCTION "conveyor"."schedule_upkeep"() IS 'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline and the purges; removes the older sales-only safety net. Idempotent. Returns the conveyor-* jobs.';
+COMMENT ON FUNCTION "conveyor"."schedule_upkeep"() IS 'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline, the purges and the import reaper. Idempotent. Returns the conveyor-* jobs.';
 
 COMMENT ON FUNCTION "conveyor"."secret"(text) IS 'Reads a Conveyor setting or secret (conveyor_project_url, conveyor_worker_key) from Vault; raises naming the missing secret and how to set it.';
 

@@ -45,6 +45,6 @@ end
 $$;
 
 comment on function conveyor.schedule_upkeep() is
-  'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline and the purges; removes the older sales-only safety net. Idempotent. Returns the conveyor-* jobs.';
+  'Schedules (or re-schedules, by job name) the pg_cron upkeep jobs: the safety net of every pipeline, the purges and the import reaper. Idempotent. Returns the conveyor-* jobs.';
 
 revoke all on function conveyor.schedule_upkeep() from public, anon, authenticated;

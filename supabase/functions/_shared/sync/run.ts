@@ -1,5 +1,5 @@
 /**
- * One sync run, as the CLI and (later) the sync edge function start it: takes a lease per
+ * One sync run, as the CLI and the sync edge function (supabase/functions/sync) start it: takes a lease per
  * definition (conveyor.take_worker_slot with worker `sync:<definition>` and one slot, so two runs
  * never interleave on a table, through a transaction-mode pooler too), logs the run in
  * conveyor.sync_runs, pushes or pulls in bounded slices (`shouldStop`), and releases the leases.
