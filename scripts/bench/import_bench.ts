@@ -17,7 +17,14 @@
  * import path goes last, on the tables the ingest path has grown.
  */
 import { join } from "node:path";
-import { createImportJob, finishedStatuses, importProgress, type ImportProgress } from "../../lib/import_job.ts";
+import {
+  createImportJob,
+  finishedStatuses,
+  importProgress,
+  type ImportProgress,
+  lastStagingId,
+  stagingBatchesAfter,
+} from "../../lib/import_job.ts";
 import { serveLocalFile } from "../../lib/file_server.ts";
 import {
   type BatchProgress,
@@ -153,18 +160,6 @@ async function restartImportProcess(options: ImportBenchOptions): Promise<void> 
   }
 }
 
-/** The batches process-import stored for the rows above `mark` (one a chunk). */
-async function batchesAbove(sql: Sql, mark: string): Promise<string[]> {
-  const [row] = await sql<{ ids: string[] | null }[]>`
-    select array_agg(distinct batch_id)::text[] as ids from conveyor.sales_input where id > ${mark}::bigint`;
-  return row.ids ?? [];
-}
-
-async function lastStagingId(sql: Sql): Promise<string> {
-  const [row] = await sql<{ id: string }[]>`select coalesce(max(id), 0)::text as id from conveyor.sales_input`;
-  return row.id;
-}
-
 /**
  * One import job of the file at `url`, from its creation until it has ended and (with `drain`)
  * the pipeline has drained its records. Throws when the job does not succeed.
@@ -201,7 +196,7 @@ async function importFile(
   }
   const jobMs = performance.now() - started;
   if (job.status !== "succeeded") throw new Error(`import job ${id} ${job.status}: ${job.lastError}`);
-  const batchIds = await batchesAbove(sql, mark);
+  const batchIds = await stagingBatchesAfter(sql, mark);
   const { drainedAt, ...progress } = await waitUntilDrained(sql, batchIds, {
     timeoutMs: 900_000,
     progressMs: 5000,
