@@ -155,8 +155,22 @@ async function restartImportProcess(options: ImportBenchOptions): Promise<void> 
     } catch {
       continue; // gone meanwhile
     }
+    // Gone from /proc, not just exited: until the functions server reaps it (a zombie has no
+    // command line, so it no longer counts as a process-import process), the server still
+    // routes a wake to its closed port and answers 502, and the job would wait for the
+    // upkeep's backlog wake (a minute) instead.
     const deadline = Date.now() + 10_000;
-    while (options.importPids().includes(pid) && Date.now() < deadline) await sleep(50);
+    while (processExists(pid) && Date.now() < deadline) await sleep(50);
+    await sleep(250); // the server's handling of the exit
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
