@@ -112,3 +112,20 @@ export function importSummary(progress: ImportProgress, seconds: number): string
   if (progress.status !== "succeeded" && progress.lastError) parts.push(`last error: ${progress.lastError}`);
   return parts.join("; ");
 }
+
+/** The newest conveyor.sales_input id, a mark before a job stores its rows ("0" when empty). */
+export async function lastStagingId(sql: Sql): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`select coalesce(max(id), 0)::text as id from conveyor.sales_input`;
+  return row.id;
+}
+
+/**
+ * The batches of the staging rows stored after `mark` (process-import stores each chunk in one
+ * transaction, so one batch a chunk), to follow them through the pipeline as an ingest client
+ * follows its batches. Everything stored meanwhile counts: call it when nothing else feeds.
+ */
+export async function stagingBatchesAfter(sql: Sql, mark: string): Promise<string[]> {
+  const [row] = await sql<{ ids: string[] | null }[]>`
+    select array_agg(distinct batch_id)::text[] as ids from conveyor.sales_input where id > ${mark}::bigint`;
+  return row.ids ?? [];
+}

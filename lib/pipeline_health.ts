@@ -3,6 +3,7 @@
  * told: rows validated with zod, the readable report `deno task status` prints, and the exit
  * status monitoring acts on (0 healthy, 1 unhealthy, 2 the health could not be read).
  */
+import type postgres from "postgres";
 import { z } from "zod";
 
 export const HEALTHY = 0;
@@ -91,4 +92,17 @@ export function redactedUrl(url: string): string {
   } catch {
     return "(an unreadable database URL)";
   }
+}
+
+/** The rows of `conveyor.pipeline_health` (every check), as the database answers them. */
+export async function readHealthRows(sql: postgres.Sql): Promise<readonly unknown[]> {
+  return await sql`
+    select check_name, subject, value, threshold, healthy, detail
+      from conveyor.pipeline_health
+     order by check_name, subject`;
+}
+
+/** Reads `conveyor.pipeline_health` into a report; throws when it cannot. */
+export async function readHealthReport(sql: postgres.Sql): Promise<HealthReport> {
+  return healthReport(parseHealthRows(await readHealthRows(sql)), new Date());
 }

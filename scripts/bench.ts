@@ -16,9 +16,14 @@
  *      generated operations and their dictionaries through pgbouncer and an 80 ms link, against
  *      the seed's design; `deno task bench sync` runs this phase alone. It replaces the final
  *      tables' rows on both sides with the generated ones.
+ *   7. import (scripts/bench/import_bench.ts; --import-rows, 0 skips it): a generated CSV file of N
+ *      records served on loopback, imported by an import job to `operations`, against the same
+ *      records through the ingest API, and process-import's peak memory on a smaller and this
+ *      file; `deno task bench import` runs this phase alone.
  *
- *   deno task bench [--records 100000] [--warm-up 10000] [--baseline-records 10000]
+ *   deno task bench [sync|import] [--records 100000] [--warm-up 10000] [--baseline-records 10000]
  *                   [--latency-samples 200] [--latency-interval-ms 50] [--restart-worker] [--json]
+ *                   [--import-rows 1000000] [--import-memory-rows 100000]
  *
  * Before the throughput phase, --warm-up records (the start of the same live feed) go through the
  * pipeline unmeasured: they start the function processes and let V8 compile the hot paths, so the
@@ -35,6 +40,7 @@
 import postgres from "postgres";
 import { z } from "zod";
 import { crashRecoveryNote, measureCrashRecovery } from "./bench/crash_recovery.ts";
+import { importTable, measureImport, type ImportBenchFigures } from "./bench/import_bench.ts";
 import { engineRuns, measureSync, type SyncBenchFigures, syncTable } from "./bench/sync_bench.ts";
 import { type NaiveResult, runNaiveBaseline } from "./bench/naive_baseline.ts";
 import { cpuSpent, snapshotStackCpu } from "./bench/stack_cpu.ts";
@@ -80,7 +86,9 @@ const program = commandLine(
   .option("--crash-recovery-records <n>", "records in the crash-recovery phase (0: skip it)", "60000")
   .option("--sync-rows <n>", "operations rows in the sync phase (0: skip it)", "1000000")
   .option("--sync-seed-rows <n>", "operations sent with the seed's design in the sync phase", "20000")
-  .argument("[phase]", "sync: only the sync phase (default: all phases)")
+  .option("--import-rows <n>", "rows of the CSV file in the import phase, and records through the ingest API next to it (0: skip it)", "1000000")
+  .option("--import-memory-rows <n>", "rows of the smaller file whose process-import peak memory is compared (at most a tenth of --import-rows)", "100000")
+  .argument("[phase]", "sync or import: only that phase (default: all phases)")
   .option("--restart-worker", "restart the process-sales function process first", false)
   .option("--json", "print the figures as JSON", false);
 const parsedCommandLine = parseCommandLine(
@@ -95,18 +103,28 @@ const parsedCommandLine = parseCommandLine(
     crashRecoveryRecords: z.coerce.number().int().nonnegative(),
     syncRows: z.coerce.number().int().nonnegative(),
     syncSeedRows: z.coerce.number().int().positive(),
+    importRows: z.coerce.number().int().nonnegative(),
+    importMemoryRows: z.coerce.number().int().positive(),
     restartWorker: z.boolean(),
     json: z.boolean(),
   }),
 );
 const parsedOptions = parsedCommandLine.options;
 const phase = parsedCommandLine.args[0] ?? "all";
-if (phase !== "all" && phase !== "sync") {
-  console.error(`bench: unknown phase "${phase}": sync, or none for all phases (see deno task bench --help)`);
+if (phase !== "all" && phase !== "sync" && phase !== "import") {
+  console.error(`bench: unknown phase "${phase}": sync, import, or none for all phases (see deno task bench --help)`);
   Deno.exit(2);
 }
 if (phase === "sync" && parsedOptions.syncRows === 0) {
   console.error("bench: --sync-rows: 0 skips the sync phase, which is the only one asked for");
+  Deno.exit(2);
+}
+if (phase === "import" && parsedOptions.importRows === 0) {
+  console.error("bench: --import-rows: 0 skips the import phase, which is the only one asked for");
+  Deno.exit(2);
+}
+if (phase === "import" && parsedOptions.importRows < 10) {
+  console.error("bench: --import-rows: at least 10 (the memory comparison imports a tenth of it)");
   Deno.exit(2);
 }
 const options = {
@@ -225,10 +243,21 @@ function procStatus(pid: number): Record<string, string> | undefined {
 
 const kbToMb = (field?: string) => (field ? Number.parseInt(field, 10) / 1024 : 0);
 
+/** The VmHWM of a process (its peak RSS since it started), or null when it is gone. */
+function peakMemoryMb(pid: number): number | null {
+  const status = procStatus(pid);
+  return status?.VmHWM ? kbToMb(status.VmHWM) : null;
+}
+
 /** The process-sales function process(es) of this stack's functions server. */
 function workerPids(): number[] {
+  return functionPids("process-sales");
+}
+
+/** The function process(es) of this stack's functions server that run the named edge function. */
+function functionPids(name: string): number[] {
   const server = serviceState("functions-server").pid;
-  const entry = `${repoRoot}/supabase/functions/process-sales/index.ts`;
+  const entry = `${repoRoot}/supabase/functions/${name}/index.ts`;
   const pids: number[] = [];
   for (const dir of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(dir.name)) continue;
@@ -633,6 +662,28 @@ function printSync(figures: SyncBenchFigures): void {
   console.log(syncTable(figures));
 }
 
+/** Phase 7: a CSV file through an import job against the ingest API (scripts/bench/import_bench.ts). */
+async function measureImportPhase(sql: Sql, runId: string): Promise<ImportBenchFigures> {
+  return await measureImport(sql, {
+    rows: parsedOptions.importRows,
+    memoryRows: parsedOptions.importMemoryRows,
+    shop: "moba",
+    runId,
+    startAt: await nextSalesStart(sql),
+    target,
+    importPids: () => functionPids("process-import"),
+    peakMemoryMb,
+    waitForQuiet: () => waitForQuietPipeline(sql),
+    vacuum: () => vacuumPipelineTables(sql),
+    say,
+  });
+}
+
+function printImport(figures: ImportBenchFigures): void {
+  console.log(`\nImport benchmark, local stack\n`);
+  console.log(importTable(figures));
+}
+
 await bringUp(say);
 const stack = await describeStack();
 if (options.json) say(stack.text);
@@ -650,6 +701,23 @@ if (phase === "sync") {
 }
 const sql = postgres(env.DB_URL, { max: 4, onnotice: () => {} });
 let unprocessed: string | null = null;
+if (phase === "import") {
+  try {
+    await seedShops(sql);
+    await warnIfWakesPaused(sql);
+    const figures = await measureImportPhase(sql, `bench-${Date.now().toString(36)}`);
+    if (options.json) console.log(JSON.stringify({ import: figures }, null, 2));
+    else printImport(figures);
+    unprocessed = figures.unprocessed;
+  } finally {
+    await sql.end();
+  }
+  if (unprocessed) {
+    console.error(`\nbench: FAILED: the import phase's records were not all processed: ${unprocessed}`);
+    Deno.exit(1);
+  }
+  Deno.exit(0);
+}
 try {
   await seedShops(sql);
   await warnIfWakesPaused(sql);
@@ -681,6 +749,7 @@ try {
     waitForQuiet: () => waitForQuietPipeline(sql),
     say,
   });
+  const imported = parsedOptions.importRows === 0 ? null : await measureImportPhase(sql, runId);
   // after the pipeline's phases: it replaces the final tables' rows on both sides
   const sync = parsedOptions.syncRows === 0 ? null : await measureSyncPhase(env);
   const partial = {
@@ -695,15 +764,17 @@ try {
   };
   const figures: Figures = { ...partial, missed: missedTargets(partial) };
   if (options.json) {
-    console.log(JSON.stringify({ ...figures, crashRecovery, sync }, null, 2));
+    console.log(JSON.stringify({ ...figures, crashRecovery, import: imported, sync }, null, 2));
   } else {
     console.log(`\nConveyor benchmark, local stack\n`);
     console.log(table(figures));
     if (crashRecovery) console.log(crashRecoveryNote(crashRecovery));
+    if (imported) printImport(imported);
     if (sync) printSync(sync);
   }
   const deliberatelyBad = sample.deliberatelyBad.slice(options["warm-up"]).filter(Boolean).length;
-  unprocessed = unprocessedProblem(conveyor.progress, records.length, deliberatelyBad);
+  unprocessed = unprocessedProblem(conveyor.progress, records.length, deliberatelyBad) ??
+    (imported?.unprocessed ? `import phase: ${imported.unprocessed}` : null);
 } finally {
   await sql.end();
 }

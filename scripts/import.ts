@@ -9,21 +9,11 @@
  * --wait it shows a progress bar (rows, bytes, rate, ETA) on stderr until the job ends, then a
  * summary; it exits 1 when the job failed or was cancelled, 2 on a bad command line.
  */
-import process from "node:process";
-import cliProgress from "cli-progress";
 import postgres from "postgres";
 import { z } from "zod";
 import { serveLocalFile, type ServedLocalFile } from "../lib/file_server.ts";
-import {
-  createImportJob,
-  etaSeconds,
-  finishedStatuses,
-  formatBytes,
-  formatFromName,
-  importProgress,
-  importSummary,
-  parseMapping,
-} from "../lib/import_job.ts";
+import { createImportJob, formatFromName, importSummary, parseMapping } from "../lib/import_job.ts";
+import { followImportJob } from "../lib/import_progress_bar.ts";
 import { commandLine, parseCommandLine, USAGE_ERROR } from "./command_line.ts";
 import { stackEnvLines } from "./local-stack/stack.ts";
 
@@ -98,35 +88,8 @@ try {
   }
   console.log(`import job ${id} created (${sourceUrl})`);
   if (options.wait || served) {
-    const started = performance.now();
-    const bar = options.wait
-      ? new cliProgress.SingleBar({
-        format: "import {bar} {percentage}% | {rows} rows | {bytes} | {rate} rows/s | ETA {eta_text} | {status}",
-        stream: process.stderr,
-        noTTYOutput: true,
-        notTTYSchedule: 2000,
-        hideCursor: true,
-      }, cliProgress.Presets.shades_classic)
-      : undefined;
-    let progress = await importProgress(sql, id);
-    bar?.start(1, 0, { rows: 0, bytes: "0 B", rate: 0, eta_text: "?", status: progress.status });
-    while (!finishedStatuses.has(progress.status)) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      progress = await importProgress(sql, id);
-      const seconds = (performance.now() - started) / 1000;
-      const total = progress.bytesTotal ?? Math.max(progress.bytesRead, 1);
-      const eta = etaSeconds(progress.bytesRead, progress.bytesTotal, seconds);
-      bar?.setTotal(total);
-      bar?.update(progress.bytesRead, {
-        rows: progress.rowsRead,
-        bytes: `${formatBytes(progress.bytesRead)}${progress.bytesTotal ? ` of ${formatBytes(progress.bytesTotal)}` : ""}`,
-        rate: Math.round(progress.rowsRead / Math.max(seconds, 0.001)),
-        eta_text: eta === null ? "?" : `${eta}s`,
-        status: progress.attempts > 0 ? `${progress.status}, ${progress.attempts} retried` : progress.status,
-      });
-    }
-    bar?.stop();
-    console.log(importSummary(progress, (performance.now() - started) / 1000));
+    const { progress, seconds } = await followImportJob(sql, id, { bar: options.wait });
+    console.log(importSummary(progress, seconds));
     exitCode = progress.status === "succeeded" ? 0 : 1;
   }
 } finally {

@@ -12,7 +12,7 @@ import postgres from "postgres";
 import { z } from "zod";
 import { commandLine, parseCommandLine } from "./command_line.ts";
 import { stackEnvLines } from "./local-stack/stack.ts";
-import { exitStatus, healthReport, parseHealthRows, redactedUrl, renderHealth, UNREADABLE } from "../lib/pipeline_health.ts";
+import { exitStatus, healthReport, parseHealthRows, readHealthRows, redactedUrl, renderHealth, UNREADABLE } from "../lib/pipeline_health.ts";
 
 const program = commandLine(
   "status",
@@ -34,10 +34,7 @@ const dbUrl = options.dbUrl ?? Deno.env.get("DB_URL") ?? (await stackEnvLines())
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {}, connect_timeout: options.connectTimeout, idle_timeout: 1 });
 let rows: readonly unknown[];
 try {
-  rows = await sql`
-    select check_name, subject, value, threshold, healthy, detail
-      from conveyor.pipeline_health
-     order by check_name, subject`;
+  rows = await readHealthRows(sql);
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;

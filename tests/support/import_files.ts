@@ -6,31 +6,10 @@
 import { importConfig } from "../../supabase/functions/_shared/config.ts";
 import { log, type Logger } from "../../supabase/functions/_shared/log.ts";
 import { type ImportOptions, importOptions, type ImportRunSummary, runImports } from "../../supabase/functions/process-import/import_run.ts";
+import { cellText as cell, saleColumns } from "../../lib/sales_csv.ts";
 import { env, type Sql } from "./pipeline.ts";
 
-/** The CSV columns of a sales record, dotted for nested fields. */
-export const saleColumns = [
-  "source", "external_id", "occurred_at", "type", "quantity", "unit_price", "currency",
-  "product.sku", "product.name", "product.manufacturer", "product.category", "product.group", "product.kind",
-  "supplier.name", "supplier.tax_id", "location.name", "location.city", "location.address",
-];
-
-function cell(record: Record<string, unknown>, path: string): string {
-  let value: unknown = record;
-  for (const part of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[part];
-  return value === undefined || value === null ? "" : String(value);
-}
-
-export function csvCell(text: string, delimiter: string): string {
-  return /["\r\n]/.test(text) || text.includes(delimiter) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** A CSV file (text) of records: a header of dotted field names, then one line per record. */
-export function csvOf(records: Record<string, unknown>[], delimiter = ",", columns = saleColumns): string {
-  const lines = [columns.join(delimiter)];
-  for (const record of records) lines.push(columns.map((c) => csvCell(cell(record, c), delimiter)).join(delimiter));
-  return lines.join("\n") + "\n";
-}
+export { csvCell, csvOf, saleColumns } from "../../lib/sales_csv.ts";
 
 /** What a CSV row of this record becomes in staging: every non-empty cell as text, nested by its dots. */
 export function expectedPayload(record: Record<string, unknown>, columns = saleColumns): Record<string, unknown> {
