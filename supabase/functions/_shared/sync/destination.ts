@@ -71,10 +71,12 @@ export async function writeCopyBatch(
   afterUpsert?: (stage: string) => Promise<void>,
 ): Promise<WriteCounts> {
   const stage = stageName();
-  await tx.unsafe(
-    `create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`,
-  );
+  // The stage's CREATE and the COPY go out together (pipelined): one wait for the COPY to open.
+  const created = tx
+    .unsafe(`create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`)
+    .execute();
   const writable = await tx.unsafe(`copy ${stage} (${columnList(target.columns)}) from stdin`).writable();
+  await created;
   let bytes = 0;
   const source = await openSource();
   try {
