@@ -24,7 +24,7 @@ const program = commandLine("sync", "Push the final tables to the production pro
   .option("--table <names>", "only these definitions (comma-separated), e.g. products,operations")
   .option("--dry-run", "report the rows to insert, update and delete per table; write nothing", false)
   .option("--full", "read from the start instead of the cursors (unchanged rows stay unwritten)", false)
-  .option("--batch-rows <n>", "rows per production transaction", "20000")
+  .option("--batch-rows <n>", "rows per production transaction", "50000")
   .option("--json", "print one JSON object instead of the table", false);
 
 const optionsSchema = z.object({

@@ -5,7 +5,7 @@
  */
 import type { Sql } from "../db.ts";
 import type { SyncDefinition } from "./definitions.ts";
-import type { TypedColumn } from "./sql_text.ts";
+import { quoteLiteral, type TypedColumn } from "./sql_text.ts";
 
 export interface TableColumn extends TypedColumn {
   notNull: boolean;
@@ -25,8 +25,29 @@ type AnySql = Sql | any;
 
 /** The table's columns (in order) and unique keys, or null when it does not exist. */
 export async function describeTable(sql: AnySql, schema: string, table: string): Promise<TableShape | null> {
+  return (await describeTables(sql, [{ schema, table }])).get(tableKey(schema, table)) ?? null;
+}
+
+/** The key of a table in describeTables' answer. */
+export function tableKey(schema: string, table: string): string {
+  return `${schema}.${table}`;
+}
+
+/**
+ * Several tables' shapes in one query and one round trip (names inlined as quoted literals: a
+ * query without bind parameters needs no describe step through `prepare: false`). Tables that do
+ * not exist are absent from the map.
+ */
+export async function describeTables(
+  sql: AnySql,
+  tables: readonly { schema: string; table: string }[],
+): Promise<Map<string, TableShape>> {
+  const shapes = new Map<string, TableShape>();
+  if (tables.length === 0) return shapes;
+  const wanted = tables.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(", ");
   const rows = await sql.unsafe(
-    `select a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
+    `select n.nspname::text as schema, c.relname::text as table,
+            a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
             a.attnotnull as not_null, (a.atthasdef or a.attidentity <> '') as has_default,
             (select coalesce(jsonb_agg(k.columns), '[]'::jsonb) from (
                select jsonb_agg(ka.attname::text order by ord.n) as columns
@@ -38,17 +59,19 @@ export async function describeTable(sql: AnySql, schema: string, table: string):
        from pg_catalog.pg_class as c
        join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
        join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-      where n.nspname = $1 and c.relname = $2 and c.relkind in ('r', 'p')
-      order by a.attnum`,
-    [schema, table],
-  ) as { name: string; type: string; not_null: boolean; has_default: boolean; unique_keys: string[][] }[];
-  if (rows.length === 0) return null;
-  return {
-    schema,
-    table,
-    columns: rows.map((r) => ({ name: r.name, type: r.type, notNull: r.not_null, hasDefault: r.has_default })),
-    uniqueKeys: rows[0].unique_keys,
-  };
+      where (n.nspname::text, c.relname::text) in (values ${wanted}) and c.relkind in ('r', 'p')
+      order by n.nspname, c.relname, a.attnum`,
+  ) as { schema: string; table: string; name: string; type: string; not_null: boolean; has_default: boolean; unique_keys: string[][] }[];
+  for (const r of rows) {
+    const key = tableKey(r.schema, r.table);
+    let shape = shapes.get(key);
+    if (!shape) {
+      shape = { schema: r.schema, table: r.table, columns: [], uniqueKeys: r.unique_keys };
+      shapes.set(key, shape);
+    }
+    shape.columns.push({ name: r.name, type: r.type, notNull: r.not_null, hasDefault: r.has_default });
+  }
+  return shapes;
 }
 
 /** The columns a definition moves from its source: the listed ones, or all but the tracking column. */

@@ -6,7 +6,7 @@
  * transaction-mode pooler.
  */
 import { Transform } from "node:stream";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { columnList, upsertStatement } from "./sql_text.ts";
 import type { SyncRow } from "./definitions.ts";
@@ -44,6 +44,19 @@ function resumeSourceConnection(source: Readable): void {
   (source as unknown as { _read(size: number): void })._read(0);
 }
 
+/**
+ * Calls `then` just after postgres.js has written the COPY's end to the socket (its stream's
+ * final hook), before the server has answered it: a query sent then follows the COPY on the wire.
+ */
+function afterCopyEndSent(writable: Writable, then: () => void): void {
+  const stream = writable as unknown as { _final(callback: (error?: Error | null) => void): void };
+  const final = stream._final;
+  stream._final = function (callback) {
+    final.call(this, callback);
+    then();
+  };
+}
+
 let stages = 0;
 /** A temporary table name unique within this process, so a dry run can stage many batches in one transaction. */
 function stageName(): string {
@@ -71,11 +84,23 @@ export async function writeCopyBatch(
   afterUpsert?: (stage: string) => Promise<void>,
 ): Promise<WriteCounts> {
   const stage = stageName();
-  await tx.unsafe(
-    `create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`,
-  );
+  // The stage's CREATE and the COPY go out together (pipelined): one wait for the COPY to open.
+  const created = tx
+    .unsafe(`create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`)
+    .execute();
   const writable = await tx.unsafe(`copy ${stage} (${columnList(target.columns)}) from stdin`).writable();
+  await created;
   let bytes = 0;
+  // The upsert goes out right behind the COPY's end (pipelined), not one round trip after it.
+  let upsert: Promise<{ inserted: string; updated: string }[]> | undefined;
+  const sendUpsert = () => {
+    if (!upsert) {
+      upsert = tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: false })).execute();
+      upsert!.catch(() => {}); // after a failed COPY it fails too; the COPY's error is the one thrown
+    }
+    return upsert!;
+  };
+  afterCopyEndSent(writable, sendUpsert);
   const source = await openSource();
   try {
     await pipeline(source, byteCounter((n) => bytes += n), writable);
@@ -83,7 +108,7 @@ export async function writeCopyBatch(
     // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
     resumeSourceConnection(source);
   }
-  const [counts] = await tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: false }));
+  const [counts] = await sendUpsert();
   if (afterUpsert) await afterUpsert(stage);
   if (target.dropStage) await tx.unsafe(`drop table ${stage}`);
   return { inserted: Number(counts.inserted), updated: Number(counts.updated), bytes };

@@ -12,7 +12,7 @@
  * reads them. Then deletes, children first, from the tombstones past their own cursor.
  */
 import type { Sql } from "../db.ts";
-import { describeTable, driftDifferences, sourceColumns, SyncDriftError, type TableColumn, type TableShape } from "./catalog.ts";
+import { describeTable, describeTables, driftDifferences, sourceColumns, SyncDriftError, type TableColumn, type TableShape, tableKey } from "./catalog.ts";
 import type { SyncDefinition, SyncRow } from "./definitions.ts";
 import { type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
 import {
@@ -53,8 +53,21 @@ export class SyncBatchError extends Error {
   }
 }
 
-/** Reads one change-tracked definition's plan: columns on both sides, drift refused. */
-export async function planPush(reader: TxSql, production: Sql | TxSql, definition: SyncDefinition): Promise<PushPlan> {
+/** The destinations' shapes of all `definitions`, in one production round trip. */
+export async function describeDestinations(production: Sql | TxSql, definitions: readonly SyncDefinition[]): Promise<Map<string, TableShape>> {
+  return await describeTables(production, definitions.map((d) => ({ schema: d.destination.schema, table: d.destination.table })));
+}
+
+/**
+ * Reads one change-tracked definition's plan: columns on both sides, drift refused. `destinations`
+ * are the production shapes (describeDestinations); without them, this definition's is read.
+ */
+export async function planPush(
+  reader: TxSql,
+  production: Sql | TxSql,
+  definition: SyncDefinition,
+  destinations?: Map<string, TableShape>,
+): Promise<PushPlan> {
   if (definition.cursor.kind !== "change_tracking") throw new Error(`${definition.name}: a push needs a change_tracking cursor`);
   const source = await describeTable(reader, definition.source.schema, definition.source.table);
   if (!source) throw new SyncDriftError(definition.name, [`source ${definition.source.schema}.${definition.source.table} does not exist`]);
@@ -70,7 +83,9 @@ export async function planPush(reader: TxSql, production: Sql | TxSql, definitio
     if (!column) throw new SyncDriftError(definition.name, [`source has no tie-breaker column ${name}`]);
     return { name, type: column.type };
   });
-  const destinationShape = await describeTable(production, definition.destination.schema, definition.destination.table);
+  const destinationShape = destinations
+    ? destinations.get(tableKey(definition.destination.schema, definition.destination.table)) ?? null
+    : await describeTable(production, definition.destination.schema, definition.destination.table);
   const written = definition.transform ? definition.destination.columns! : columns.map((c) => c.name);
   const differences = driftDifferences({
     definition,
@@ -332,9 +347,17 @@ export async function pushDefinitions(
     const watermark: string = snapshot.watermark;
     readerPid = snapshot.pid;
     const plans: PushPlan[] = [];
+    let destinations: Map<string, TableShape>;
+    try {
+      destinations = await describeDestinations(context.production, definitions);
+    } catch (error) {
+      if (definitions.length > 0) tallies.get(definitions[0].name)!.failedHere = true;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`push ${definitions[0]?.name}: reading the destination's columns failed: ${reason}`, { cause: error });
+    }
     for (const definition of definitions) {
       try {
-        plans.push(await planPush(reader, context.production, definition));
+        plans.push(await planPush(reader, context.production, definition, destinations));
       } catch (error) {
         tallies.get(definition.name)!.failedHere = true;
         if (error instanceof SyncDriftError) throw error;
