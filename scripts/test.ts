@@ -135,6 +135,7 @@ async function main(): Promise<number> {
 try {
   Deno.exit(await main());
 } catch (error) {
-  console.error(`test: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`test: ${error instanceof Error ? error.message : String(error)}`);
+  if (Deno.env.get("CONVEYOR_DEBUG") && error instanceof Error && error.stack) console.error(error.stack);
   Deno.exit(1);
 }

@@ -10,6 +10,7 @@ import { importConfig, type ImportConfig } from "../_shared/config.ts";
 import { database } from "../_shared/db.ts";
 import { errorResponse, jsonResponse } from "../_shared/http.ts";
 import { errorMessage, logger } from "../_shared/log.ts";
+import { readWakeRequest, runInBackground } from "../_shared/worker/wake_request.ts";
 import { importOptions, runImports, workerName } from "./import_run.ts";
 
 const wakeSchema = z.object({
@@ -17,32 +18,12 @@ const wakeSchema = z.object({
   wait: z.boolean().optional(),
 }).passthrough();
 
-type EdgeRuntimeGlobal = { waitUntil(promise: Promise<unknown>): void };
-
-function runInBackground(task: Promise<unknown>): void {
-  const edge = (globalThis as { EdgeRuntime?: EdgeRuntimeGlobal }).EdgeRuntime;
-  if (edge) edge.waitUntil(task);
-}
-
 export function createProcessImportHandler(config: ImportConfig = importConfig()) {
   const isWorkerCaller = workerCallerCheck(config);
   return async function handleProcessImport(request: Request): Promise<Response> {
-    if (request.method !== "POST") {
-      return errorResponse(405, `method ${request.method} is not allowed; use POST`, { allow: "POST" });
-    }
-    if (!isWorkerCaller(request)) {
-      return errorResponse(401, "authorization: the worker key or a service key is required");
-    }
-    let body: unknown = {};
-    const text = await request.text();
-    if (text.trim()) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return errorResponse(400, "body: not valid JSON");
-      }
-    }
-    const wake = wakeSchema.safeParse(body);
+    const wakeBody = await readWakeRequest(request, isWorkerCaller);
+    if (!wakeBody.ok) return wakeBody.response;
+    const wake = wakeSchema.safeParse(wakeBody.body);
     if (!wake.success) {
       const issue = wake.error.issues[0];
       return errorResponse(400, `${issue.path.join(".") || "body"}: ${issue.message}`);

@@ -23,6 +23,7 @@ import { syncConfig, type SyncConfig } from "../_shared/config.ts";
 import { database, logDatabaseWarning, type Sql } from "../_shared/db.ts";
 import { errorResponse, jsonResponse } from "../_shared/http.ts";
 import { errorMessage, logger } from "../_shared/log.ts";
+import { readWakeRequest, runInBackground } from "../_shared/worker/wake_request.ts";
 import { selectDefinitions, type SyncDefinition, syncDefinitions, type SyncDirection } from "../_shared/sync/definitions.ts";
 import { runSync, type SyncRunSummary } from "../_shared/sync/run.ts";
 import { verifyDefinitions } from "../_shared/sync/verify.ts";
@@ -70,13 +71,6 @@ export function handOverBody(request: SyncRequest, direction: SyncDirection): Sy
   const { full: _full, reason: _reason, ...rest } = request;
   // a pull already done is not repeated: the next slice carries on with the direction it stopped in
   return { ...rest, direction, continued: (request.continued ?? 0) + 1, reason: "continue" };
-}
-
-type EdgeRuntimeGlobal = { waitUntil(promise: Promise<unknown>): void };
-
-function runInBackground(task: Promise<unknown>): void {
-  const edge = (globalThis as { EdgeRuntime?: EdgeRuntimeGlobal }).EdgeRuntime;
-  if (edge) edge.waitUntil(task);
 }
 
 export interface SyncSliceResult {
@@ -179,23 +173,13 @@ export function createSyncHandler(env: Record<string, string | undefined> = Deno
   }
   const isWorkerCaller = config ? workerCallerCheck(config) : () => false;
   return async function handleSync(request: Request): Promise<Response> {
-    if (request.method !== "POST") {
-      return errorResponse(405, `method ${request.method} is not allowed; use POST`, { allow: "POST" });
+    if (request.method === "POST" && !config) {
+      return errorResponse(500, `the sync function is not configured: ${configError}`);
     }
+    const wakeBody = await readWakeRequest(request, isWorkerCaller);
+    if (!wakeBody.ok) return wakeBody.response;
     if (!config) return errorResponse(500, `the sync function is not configured: ${configError}`);
-    if (!isWorkerCaller(request)) {
-      return errorResponse(401, "authorization: the worker key or a service key is required");
-    }
-    let body: unknown = {};
-    const text = await request.text();
-    if (text.trim()) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return errorResponse(400, "body: not valid JSON");
-      }
-    }
-    const parsed = parseSyncRequest(body);
+    const parsed = parseSyncRequest(wakeBody.body);
     if (!parsed.ok) return errorResponse(400, parsed.error);
     const runId = crypto.randomUUID();
     const log = logger({ function: functionName, run_id: runId });
