@@ -33,6 +33,7 @@ import { followImportJob } from "../lib/import_progress_bar.ts";
 import { readHealthReport, renderHealth } from "../lib/pipeline_health.ts";
 import { selectDefinitions, syncDefinitions, type SyncDirection } from "../supabase/functions/_shared/sync/definitions.ts";
 import { runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync/run.ts";
+import { connectProduction } from "../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../supabase/functions/_shared/sync/verify.ts";
 
 const program = commandLine("demo", "Brings the local stack up, pulls the shops from the production project, sends a generated messy sample through the ingest API, waits until the pipeline has drained, imports a generated CSV file through an import job (with its progress bar) and waits for it too, pushes the final tables to the production project, verifies both sides, prints a summary and ends with the status report (deno task status). Exits 1 when records were left unprocessed, failed, or rejected beyond the deliberately bad ones, when the import job or a sync run failed, or when verify finds the two sides different.")
@@ -135,7 +136,7 @@ const env = await stackEnvLines();
 const sql = postgres(env.DB_URL, { max: 3, onnotice: () => {} });
 const productionUrl = env.CLOUD_LINK_URL ?? env.CLOUD_DB_URL;
 // the production project as the sync reaches it: through the pooler (transaction mode) and the slow link
-const production = postgres(productionUrl, { max: 2, prepare: false, connect_timeout: 10, onnotice: () => {} });
+const production = connectProduction(productionUrl);
 const cloud = postgres(env.CLOUD_DB_URL, { max: 1, onnotice: () => {} });
 let problem: string | null = null;
 try {

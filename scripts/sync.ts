@@ -16,6 +16,7 @@ import { commandLine, parseCommandLine } from "./command_line.ts";
 import { stackEnvFile } from "./local-stack/settings.ts";
 import { selectDefinitions, type SyncDefinition, syncDefinitions } from "../supabase/functions/_shared/sync/definitions.ts";
 import { runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync/run.ts";
+import { connectProduction } from "../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../supabase/functions/_shared/sync/verify.ts";
 import { syncStatus } from "../supabase/functions/_shared/sync/status.ts";
 
@@ -74,13 +75,7 @@ try {
 }
 
 const home = postgres(homeUrl, { max: 3, onnotice: () => {}, connection: { application_name: "conveyor-sync" } });
-const production = postgres(productionUrl, {
-  max: 2,
-  prepare: false,
-  onnotice: () => {},
-  connect_timeout: 10,
-  connection: { application_name: "conveyor-sync" },
-});
+const production = connectProduction(productionUrl);
 
 function printRun(summary: SyncRunSummary, seconds: number): void {
   const header = `${summary.direction}${summary.dryRun ? " (dry run: nothing written)" : ""}: ${summary.status}` +

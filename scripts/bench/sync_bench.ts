@@ -22,6 +22,7 @@ import postgres from "postgres";
 import { type LatencyProxy, startLatencyProxy } from "../local-stack/latency-proxy.ts";
 import { selectDefinitions, syncDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { runSync } from "../../supabase/functions/_shared/sync/run.ts";
+import { connectProduction } from "../../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../../supabase/functions/_shared/sync/verify.ts";
 
 type Sql = postgres.Sql;
@@ -314,9 +315,9 @@ export interface PushResult {
 /** Runs the engine's push of every push definition against `productionUrl` (a URL through a proxy). */
 export type EnginePush = (productionUrl: string, options: { full: boolean }) => Promise<PushResult>;
 
-/** The production connection as the sync CLI makes it: 2 connections, no prepared statements (pooler). */
+/** The production connection as the sync CLI makes it. */
 function productionClient(url: string): Sql {
-  return postgres(url, { max: 2, prepare: false, connect_timeout: 10, onnotice: () => {} });
+  return connectProduction(url);
 }
 
 /**

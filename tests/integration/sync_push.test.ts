@@ -8,13 +8,14 @@ import { startPgBouncer } from "../../scripts/local-stack/pgbouncer.ts";
 import type { SyncDefinition } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { parseDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { runSync, type SyncRunSummary } from "../../supabase/functions/_shared/sync/run.ts";
+import { connectProduction } from "../../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../../supabase/functions/_shared/sync/verify.ts";
 import { endClient, withReserved } from "../support/connections.ts";
 import { cloudClient, createSyncedTable, dropSyncedTables, env, homeClient, pushOf, type Sql, tag } from "../support/sync_tables.ts";
 
 interface World {
   home: Sql;
-  /** The production project as the engine sees it: through pgbouncer, 2 connections, no prepared statements. */
+  /** The production project as the engine sees it (connectProduction): through pgbouncer, 2 connections. */
   production: Sql;
   /** The cloud cluster directly, for the test's own checks. */
   cloud: Sql;
@@ -29,7 +30,7 @@ async function withWorld(
   const pooler = await startPgBouncer({ name: tag("sync"), upstreamPort: Number(new URL(env.CLOUD_DB_URL).port), poolSize: 2 });
   const home = homeClient();
   const cloud = cloudClient();
-  const production = cloudClient(pooler.url, 2);
+  const production = connectProduction(pooler.url);
   let made: { tables: string[]; definitions: string[] } = { tables: [], definitions: [] };
   try {
     made = await setup(home, cloud);
@@ -372,5 +373,80 @@ Deno.test("a production connection cut mid-COPY fails the run without hanging; t
     assert.equal(n.n, 200000);
     assert.ok(resumed.tables[0].inserted > 0);
     await assertVerified(world, [definition]);
+  });
+});
+
+Deno.test("a batch checks its references at once: a child whose parent production lacks fails naming the key and the values, and the batch is not written", async () => {
+  const [parent, child] = [tag("ref_p"), tag("ref_c")];
+  await withWorld(parentAndChild(parent, child), async (world) => {
+    const definitions = [pushOf(parent, parent), pushOf(child, child)];
+    await world.home.unsafe(`insert into sync_test.${parent} (id, name) select g, 'p' || g from generate_series(1, 3) as g`);
+    // The working database keeps references by construction; here it is told a lie: parents 7 and 8 do not exist.
+    await world.home.unsafe(`insert into sync_test.${child} (id, parent_id, amount) values (1, 1, 1), (2, 7, 2), (3, 8, 3), (4, 8, 4)`);
+    const failed = await world.push(definitions);
+    assert.equal(failed.status, "failed");
+    assert.match(
+      failed.error!,
+      new RegExp(`push ${child}: rows batch 1 .*sync_test\\.${child} \\(parent_id\\) references sync_test\\.${parent} \\(id\\) rows that do not exist \\(foreign key ${child}_parent_id_fkey\\): 7; 8`),
+    );
+    const [n] = await world.cloud.unsafe(`select (select count(*) from sync_test.${parent})::int as parents, (select count(*) from sync_test.${child})::int as children`);
+    assert.deepEqual({ ...n }, { parents: 3, children: 0 }, "the parents arrived; none of the failed batch did");
+    await world.home.unsafe(`insert into sync_test.${parent} (id, name) values (7, 'p7'), (8, 'p8')`);
+    assert.deepEqual(totals(succeeded(await world.push(definitions)))[child], { inserted: 4, updated: 0, deleted: 0 });
+    await assertVerified(world, definitions);
+  });
+});
+
+Deno.test("a destination with a trigger of its own keeps its per-row checks, and its trigger fires for every row", async () => {
+  const [parent, child] = [tag("trg_p"), tag("trg_c")];
+  await withWorld(async (home, cloud) => {
+    const made = await parentAndChild(parent, child)(home, cloud);
+    await cloud.unsafe(`
+      create table sync_test.${child}_audit (id bigint);
+      create function sync_test.${child}_audit() returns trigger language plpgsql as $$
+        begin insert into sync_test.${child}_audit values (new.id); return new; end $$;
+      create trigger audit after insert on sync_test.${child} for each row execute function sync_test.${child}_audit();`);
+    return { tables: [...made.tables, `${child}_audit`], definitions: made.definitions };
+  }, async (world) => {
+    const definitions = [pushOf(parent, parent), pushOf(child, child)];
+    await world.home.unsafe(`insert into sync_test.${parent} (id, name) values (1, 'one')`);
+    await world.home.unsafe(`insert into sync_test.${child} (id, parent_id, amount) values (1, 1, 1), (2, 1, 2)`);
+    succeeded(await world.push(definitions));
+    const [audited] = await world.cloud.unsafe(`select count(*)::int as n from sync_test.${child}_audit`);
+    assert.equal(audited.n, 2, "the production table's own trigger ran for each row");
+    await world.home.unsafe(`insert into sync_test.${child} (id, parent_id, amount) values (3, 9, 3)`);
+    const failed = await world.push(definitions);
+    assert.equal(failed.status, "failed");
+    assert.match(failed.error!, /violates foreign key constraint/, "PostgreSQL's own per-row check refused it");
+  });
+});
+
+Deno.test("a production role that may not turn the per-row checks off still pushes, with them on", async () => {
+  const [parent, child] = [tag("role_p"), tag("role_c")];
+  const role = tag("sync_writer");
+  await withWorld(async (home, cloud) => {
+    const made = await parentAndChild(parent, child)(home, cloud);
+    await cloud.unsafe(`create role ${role} login password 'writer'; grant usage on schema sync_test to ${role};
+      grant select, insert, update, delete on all tables in schema sync_test to ${role}`);
+    return made;
+  }, async (world) => {
+    const definitions = [pushOf(parent, parent), pushOf(child, child)];
+    const url = new URL(env.CLOUD_DB_URL);
+    url.username = role;
+    url.password = "writer";
+    const restricted = connectProduction(url.href);
+    try {
+      await assert.rejects(restricted.unsafe("set local session_replication_role = replica; select 1"), /permission denied/);
+      await world.home.unsafe(`insert into sync_test.${parent} (id, name) values (1, 'one'), (2, 'two')`);
+      await world.home.unsafe(`insert into sync_test.${child} (id, parent_id, amount) values (1, 1, 1), (2, 2, 2)`);
+      const run = succeeded(await runSync({ home: world.home, production: restricted, direction: "push", definitions, allDefinitions: definitions }));
+      assert.deepEqual(totals(run)[child], { inserted: 2, updated: 0, deleted: 0 });
+      await world.home.unsafe(`insert into sync_test.${child} (id, parent_id, amount) values (3, 9, 3)`);
+      const failed = await runSync({ home: world.home, production: restricted, direction: "push", definitions, allDefinitions: definitions });
+      assert.match(failed.error!, /violates foreign key constraint/);
+    } finally {
+      await endClient(restricted);
+      await world.cloud.unsafe(`drop owned by ${role}; drop role ${role}`).catch(() => {});
+    }
   });
 });

@@ -47,6 +47,9 @@ Deno.test("drift names each difference: a missing column, a type, an extra colum
       { name: "extra", type: "text", notNull: false, hasDefault: false },
     ],
     uniqueKeys: [],
+    foreignKeys: [],
+    referencedKeys: [],
+    hasTriggersOrRules: false,
   };
   const written = [{ name: "id", type: "bigint" }, { name: "amount", type: "numeric(18,3)" }, { name: "note", type: "text" }];
   assert.deepEqual(driftDifferences({ definition, written, typed: true, destination, exact: true }), [

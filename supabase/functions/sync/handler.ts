@@ -16,7 +16,6 @@
  * The production database's URL comes from the function's env (CONVEYOR_PRODUCTION_DB_URL, a
  * secret: `supabase secrets set`, or supabase/functions/.env locally), never from git.
  */
-import postgres from "postgres";
 import { z } from "zod";
 import { workerCallerCheck } from "../_shared/auth.ts";
 import { syncConfig, type SyncConfig } from "../_shared/config.ts";
@@ -26,6 +25,7 @@ import { errorMessage, logger } from "../_shared/log.ts";
 import { readWakeRequest, runInBackground } from "../_shared/worker/wake_request.ts";
 import { selectDefinitions, type SyncDefinition, syncDefinitions, type SyncDirection } from "../_shared/sync/definitions.ts";
 import { runSync, type SyncRunSummary } from "../_shared/sync/run.ts";
+import { connectProduction } from "../_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../_shared/sync/verify.ts";
 
 export const functionName = "sync";
@@ -86,14 +86,7 @@ export async function runSyncSlice(
   request: SyncRequest,
   log: ReturnType<typeof logger>,
 ): Promise<SyncSliceResult> {
-  const production = postgres(config.CONVEYOR_PRODUCTION_DB_URL, {
-    max: 2,
-    prepare: false, // through a transaction-mode pooler
-    connect_timeout: 10,
-    idle_timeout: 20,
-    onnotice: logDatabaseWarning,
-    connection: { application_name: "conveyor-sync" },
-  });
+  const production = connectProduction(config.CONVEYOR_PRODUCTION_DB_URL, { onnotice: logDatabaseWarning, idleTimeoutSeconds: 20 });
   const started = performance.now();
   let bytes = 0;
   const shouldStop = () => performance.now() - started > config.SYNC_WALL_BUDGET_MS || bytes > config.SYNC_BYTES_BUDGET;

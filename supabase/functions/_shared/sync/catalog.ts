@@ -18,6 +18,18 @@ export interface TableShape {
   columns: TableColumn[];
   /** Column sets of the table's unique indexes (primary key included). */
   uniqueKeys: string[][];
+  /** The table's foreign keys (its references to other tables). */
+  foreignKeys: ForeignKey[];
+  /** The column sets of this table that other tables' foreign keys reference. */
+  referencedKeys: string[][];
+  /** Whether the table has enabled triggers of its own (not foreign keys' internal ones) or rules. */
+  hasTriggersOrRules: boolean;
+}
+
+export interface ForeignKey {
+  name: string;
+  columns: string[];
+  references: { schema: string; table: string; columns: string[] };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -41,12 +53,14 @@ export function tableKey(schema: string, table: string): string {
 export async function describeTables(
   sql: AnySql,
   tables: readonly { schema: string; table: string }[],
+  /** A statement sent in the same message, before (whose failure fails this call). */
+  before?: string,
 ): Promise<Map<string, TableShape>> {
   const shapes = new Map<string, TableShape>();
   if (tables.length === 0) return shapes;
   const wanted = tables.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(", ");
-  const rows = await sql.unsafe(
-    `select n.nspname::text as schema, c.relname::text as table,
+  const answer = await sql.unsafe(
+    `${before ? `${before}; ` : ""}select n.nspname::text as schema, c.relname::text as table,
             a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
             a.attnotnull as not_null, (a.atthasdef or a.attidentity <> '') as has_default,
             (select coalesce(jsonb_agg(k.columns), '[]'::jsonb) from (
@@ -55,18 +69,60 @@ export async function describeTables(
                  cross join lateral unnest(i.indkey::int2[]) with ordinality as ord(attnum, n)
                  join pg_catalog.pg_attribute as ka on ka.attrelid = i.indrelid and ka.attnum = ord.attnum
                 where i.indrelid = c.oid and i.indisunique and i.indpred is null
-                group by i.indexrelid) as k) as unique_keys
+                group by i.indexrelid) as k) as unique_keys,
+            (select coalesce(jsonb_agg(jsonb_build_object(
+                      'name', f.conname::text,
+                      'columns', (select jsonb_agg(fa.attname::text order by o.n)
+                                    from unnest(f.conkey::int2[]) with ordinality as o(attnum, n)
+                                    join pg_catalog.pg_attribute as fa on fa.attrelid = f.conrelid and fa.attnum = o.attnum),
+                      'references', jsonb_build_object(
+                        'schema', rn.nspname::text, 'table', rc.relname::text,
+                        'columns', (select jsonb_agg(ra.attname::text order by o.n)
+                                      from unnest(f.confkey::int2[]) with ordinality as o(attnum, n)
+                                      join pg_catalog.pg_attribute as ra on ra.attrelid = f.confrelid and ra.attnum = o.attnum))
+                    ) order by f.conname), '[]'::jsonb)
+               from pg_catalog.pg_constraint as f
+               join pg_catalog.pg_class as rc on rc.oid = f.confrelid
+               join pg_catalog.pg_namespace as rn on rn.oid = rc.relnamespace
+              where f.conrelid = c.oid and f.contype = 'f') as foreign_keys,
+            (select coalesce(jsonb_agg((select jsonb_agg(ra.attname::text order by o.n)
+                                          from unnest(f.confkey::int2[]) with ordinality as o(attnum, n)
+                                          join pg_catalog.pg_attribute as ra on ra.attrelid = f.confrelid and ra.attnum = o.attnum)), '[]'::jsonb)
+               from pg_catalog.pg_constraint as f
+              where f.confrelid = c.oid and f.contype = 'f') as referenced_keys,
+            (c.relhasrules or exists (select from pg_catalog.pg_trigger as t
+                                        where t.tgrelid = c.oid and not t.tgisinternal and t.tgenabled <> 'D')) as has_triggers_or_rules
        from pg_catalog.pg_class as c
        join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
        join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       where (n.nspname::text, c.relname::text) in (values ${wanted}) and c.relkind in ('r', 'p')
       order by n.nspname, c.relname, a.attnum`,
-  ) as { schema: string; table: string; name: string; type: string; not_null: boolean; has_default: boolean; unique_keys: string[][] }[];
+  );
+  const rows = (before ? answer[answer.length - 1] : answer) as {
+    schema: string;
+    table: string;
+    name: string;
+    type: string;
+    not_null: boolean;
+    has_default: boolean;
+    unique_keys: string[][];
+    foreign_keys: ForeignKey[];
+    referenced_keys: string[][];
+    has_triggers_or_rules: boolean;
+  }[];
   for (const r of rows) {
     const key = tableKey(r.schema, r.table);
     let shape = shapes.get(key);
     if (!shape) {
-      shape = { schema: r.schema, table: r.table, columns: [], uniqueKeys: r.unique_keys };
+      shape = {
+        schema: r.schema,
+        table: r.table,
+        columns: [],
+        uniqueKeys: r.unique_keys,
+        foreignKeys: r.foreign_keys,
+        referencedKeys: r.referenced_keys,
+        hasTriggersOrRules: r.has_triggers_or_rules,
+      };
       shapes.set(key, shape);
     }
     shape.columns.push({ name: r.name, type: r.type, notNull: r.not_null, hasDefault: r.has_default });

@@ -1,19 +1,101 @@
 /**
- * Writing one batch into a destination table inside the caller's transaction: stage the rows in
- * an `on commit drop` temporary table (COPY bytes straight through, or one jsonb_to_recordset
+ * Writing one batch into a destination table inside a destination transaction: stage the rows in
+ * an `on commit drop` temporary table (COPY bytes straight through, or one jsonb_populate_recordset
  * statement for transformed rows), then one set-based upsert that leaves unchanged rows alone.
- * Nothing here keeps session state beyond the transaction, so it works through a
- * transaction-mode pooler.
+ * Statements go out pipelined: a batch waits for the link about twice (the COPY's start, then the
+ * end of everything behind it: reference check, upsert, COMMIT), not once per statement. Nothing
+ * here keeps session state beyond the transaction, so it works through a transaction-mode pooler.
  */
 import { Transform } from "node:stream";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { columnList, upsertStatement } from "./sql_text.ts";
+import { columnList, quoteLiteral, upsertStatement } from "./sql_text.ts";
 import type { SyncRow } from "./definitions.ts";
+import type { ForeignKey } from "./catalog.ts";
+import { perRowChecksOff, referenceCheckBlock } from "./reference_checks.ts";
 
 /** A transaction's query function (postgres.js TransactionSql or ReservedSql). */
 // deno-lint-ignore no-explicit-any
 export type TxSql = any;
+// deno-lint-ignore no-explicit-any
+type Pool = any;
+
+/** The transaction a batch writes in. */
+export interface DestinationTransaction {
+  sql: TxSql;
+  /**
+   * Whether the batch ends it: then the batch sends COMMIT right behind its last statement. Not in
+   * a dry run, whose batches share one transaction rolled back at the end.
+   */
+  ownsCommit: boolean;
+  /** The COMMIT, once sent. */
+  commit?: Promise<{ command: string }>;
+}
+
+/**
+ * Runs `work` in a transaction of its own on one connection of `pool`. BEGIN goes out with the
+ * first statement instead of a round trip before it; the COMMIT is the batch's (pipelined behind
+ * its upsert) or, when the batch did not send it, sent here. A COMMIT answered ROLLBACK (a
+ * statement failed) is an error.
+ */
+export async function inBatchTransaction<T>(pool: Pool, work: (tx: DestinationTransaction) => Promise<T>): Promise<T> {
+  const sql = await pool.reserve();
+  const tx: DestinationTransaction = { sql, ownsCommit: true };
+  let answers = true;
+  try {
+    const begun = quietly(sql.unsafe("begin").execute());
+    const result = await work(tx);
+    await begun;
+    const { command } = await (tx.commit ??= sql.unsafe("commit").execute() as Promise<{ command: string }>);
+    if (command !== "COMMIT") throw new Error(`the destination transaction ended with ${command}, not COMMIT`);
+    return result;
+  } catch (error) {
+    // After a failed statement the queued COMMIT has ended the transaction (as ROLLBACK). Else a
+    // ROLLBACK, but only on a connection a statement's error came back on: postgres.js 3.4.7
+    // writes a reserved connection's next statement even when its socket has closed, and fails
+    // with an uncaught TypeError.
+    answers = tx.commit
+      ? await settlesWithin(tx.commit, rollbackDeadlineMs)
+      : answeredWithStatementError(error) && await settlesWithin(sql.unsafe("rollback").execute(), rollbackDeadlineMs);
+    throw error;
+  } finally {
+    // A connection cut mid-COPY may look open to postgres.js (under Deno the socket's write error
+    // reaches only the COPY stream), its next query waiting for ever: one that did not answer is
+    // not handed back to the pool; the pool's end closes it.
+    if (answers) sql.release();
+  }
+}
+
+const rollbackDeadlineMs = 2000;
+
+/** An error the server sent about a statement (the session lives on), not a connection's end. */
+function answeredWithStatementError(error: unknown): boolean {
+  return (error as { severity?: string }).severity === "ERROR";
+}
+
+/** Whether `work` finished (either way) within `ms`. */
+export async function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(work).then(() => true, () => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A statement sent ahead whose failure is read later, where it is awaited in order. */
+function quietly<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Awaits statements sent ahead in the order sent, so the first failure is the one thrown. */
+async function inOrder(sent: readonly Promise<unknown>[]): Promise<void> {
+  for (const statement of sent) await statement;
+}
 
 export interface WriteCounts {
   inserted: number;
@@ -31,6 +113,13 @@ export interface DestinationTarget {
    * Otherwise `on commit drop` does it, a round trip fewer.
    */
   dropStage?: boolean;
+  /**
+   * The foreign keys the batch checks itself, set-based, with the destination's per-row checks
+   * off for the transaction (reference_checks.ts); absent or null: the per-row checks run.
+   */
+  referenceChecks?: ForeignKey[] | null;
+  /** schema.table as the reference check's error names it. */
+  name?: string;
 }
 
 /**
@@ -42,6 +131,18 @@ export interface DestinationTarget {
  */
 function resumeSourceConnection(source: Readable): void {
   (source as unknown as { _read(size: number): void })._read(0);
+}
+
+/**
+ * The readable side of a `copy ... to stdout` query. The query's own failure (its backend ended
+ * mid-COPY, say) destroys the stream with its error, which the pipe then reports; the query's
+ * promise is otherwise nobody's, and its rejection would be an uncaught error.
+ */
+// deno-lint-ignore no-explicit-any
+export async function copyOutStream(query: any): Promise<Readable> {
+  const readable: Readable = await query.readable();
+  query.catch((error: Error) => readable.destroy(error));
+  return readable;
 }
 
 /**
@@ -73,66 +174,111 @@ function byteCounter(onBytes: (n: number) => void): Transform {
   });
 }
 
+/** The statements after the staged rows: the reference check, the upsert, the COMMIT. */
+function sendAfterStaging(
+  tx: DestinationTransaction,
+  target: DestinationTarget,
+  stage: string,
+  dedupe: boolean,
+  commitToo: boolean,
+  sent: Promise<unknown>[],
+): Promise<{ inserted: string; updated: string }[]> {
+  const check = target.referenceChecks ? referenceCheckBlock(target.name ?? target.table, stage, target.referenceChecks) : null;
+  if (check) sent.push(quietly(tx.sql.unsafe(check).execute()));
+  const upsert: Promise<{ inserted: string; updated: string }[]> = quietly(
+    tx.sql.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe })).execute(),
+  );
+  sent.push(upsert);
+  if (commitToo) sent.push(tx.commit = quietly(tx.sql.unsafe("commit").execute()));
+  return upsert;
+}
+
+/** Whether the batch may send COMMIT behind its upsert (nothing else to do in the transaction). */
+function commitsItself(tx: DestinationTransaction, target: DestinationTarget, afterUpsert: unknown): boolean {
+  return tx.ownsCommit && !afterUpsert && !target.dropStage;
+}
+
+/** The statements before the rows: per-row checks off (when the batch checks references itself), the stage. */
+function sendBeforeStaging(tx: DestinationTransaction, target: DestinationTarget, createStage: string, sent: Promise<unknown>[]): void {
+  if (target.referenceChecks) sent.push(quietly(tx.sql.unsafe(perRowChecksOff).execute()));
+  sent.push(quietly(tx.sql.unsafe(createStage).execute()));
+}
+
 /**
  * COPY text from a COPY ... TO STDOUT stream of exactly `columns` into the destination. The source
  * is opened only once the destination's COPY is ready, and piped at once.
  */
 export async function writeCopyBatch(
-  tx: TxSql,
+  tx: DestinationTransaction,
   target: DestinationTarget,
   openSource: () => Promise<Readable>,
   afterUpsert?: (stage: string) => Promise<void>,
 ): Promise<WriteCounts> {
   const stage = stageName();
+  const sent: Promise<unknown>[] = [];
   // The stage's CREATE and the COPY go out together (pipelined): one wait for the COPY to open.
-  const created = tx
-    .unsafe(`create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`)
-    .execute();
-  const writable = await tx.unsafe(`copy ${stage} (${columnList(target.columns)}) from stdin`).writable();
-  await created;
+  sendBeforeStaging(tx, target, `create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`, sent);
+  const copy = tx.sql.unsafe(`copy ${stage} (${columnList(target.columns)}) from stdin`);
+  let writable: Writable;
+  try {
+    writable = await copy.writable();
+  } finally {
+    await inOrder(sent); // a failure before the COPY is the one to report
+  }
+  // The COPY failing (the server's error, the connection cut) does not end postgres.js's stream:
+  // without this, the pipe would wait for ever on a stream nobody reads.
+  copy.catch((error: Error) => writable.destroy(error));
+  sent.length = 0;
   let bytes = 0;
-  // The upsert goes out right behind the COPY's end (pipelined), not one round trip after it.
+  // The rest goes out right behind the COPY's end (pipelined), not one round trip after it.
   let upsert: Promise<{ inserted: string; updated: string }[]> | undefined;
-  const sendUpsert = () => {
-    if (!upsert) {
-      upsert = tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: false })).execute();
-      upsert!.catch(() => {}); // after a failed COPY it fails too; the COPY's error is the one thrown
-    }
-    return upsert!;
-  };
-  afterCopyEndSent(writable, sendUpsert);
+  const sendRest = () => upsert ??= sendAfterStaging(tx, target, stage, false, commitsItself(tx, target, afterUpsert), sent);
+  afterCopyEndSent(writable, sendRest);
   const source = await openSource();
   try {
     await pipeline(source, byteCounter((n) => bytes += n), writable);
   } finally {
-    // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
+    // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off;
+    // an error the source meets later (its connection ended) is nobody's: the pipe has reported.
+    source.on("error", () => {});
     resumeSourceConnection(source);
   }
-  const [counts] = await sendUpsert();
+  sendRest();
+  await inOrder(sent);
+  const [counts] = await upsert!;
   if (afterUpsert) await afterUpsert(stage);
-  if (target.dropStage) await tx.unsafe(`drop table ${stage}`);
+  if (target.dropStage) await tx.sql.unsafe(`drop table ${stage}`);
   return { inserted: Number(counts.inserted), updated: Number(counts.updated), bytes };
 }
 
-/** Rows (text values) into the destination in one statement; duplicate keys keep the last row. */
+/**
+ * Rows (text values) into the destination; duplicate keys keep the last row. The rows travel as
+ * one JSON literal in the statement's text (no bind parameter: through `prepare: false` a
+ * parameter costs a describe round trip), so the whole batch goes out at once.
+ */
 export async function writeRowsBatch(
-  tx: TxSql,
+  tx: DestinationTransaction,
   target: DestinationTarget,
   rows: readonly SyncRow[],
   afterUpsert?: (stage: string) => Promise<void>,
 ): Promise<WriteCounts> {
   const stage = stageName();
-  await tx.unsafe(
+  const sent: Promise<unknown>[] = [];
+  sendBeforeStaging(
+    tx,
+    target,
     `create temp table ${stage} on commit drop as
        select ${columnList(target.columns)}, 0::bigint as sync_stage_ordinal from ${target.table} with no data`,
+    sent,
   );
   const document = JSON.stringify(rows.map((row, index) => ({ ...row, sync_stage_ordinal: index })));
-  await tx.unsafe(
-    `insert into ${stage} select * from pg_catalog.jsonb_populate_recordset(null::${stage}, $1::text::jsonb)`,
-    [document],
-  );
-  const [counts] = await tx.unsafe(upsertStatement({ ...target, destination: target.table, stage, dedupe: true }));
+  sent.push(quietly(tx.sql.unsafe(
+    `insert into ${stage} select * from pg_catalog.jsonb_populate_recordset(null::${stage}, ${quoteLiteral(document)}::jsonb)`,
+  ).execute()));
+  const upsert = sendAfterStaging(tx, target, stage, true, commitsItself(tx, target, afterUpsert), sent);
+  await inOrder(sent);
+  const [counts] = await upsert;
   if (afterUpsert) await afterUpsert(stage);
-  if (target.dropStage) await tx.unsafe(`drop table ${stage}`);
+  if (target.dropStage) await tx.sql.unsafe(`drop table ${stage}`);
   return { inserted: Number(counts.inserted), updated: Number(counts.updated), bytes: new TextEncoder().encode(document).length };
 }

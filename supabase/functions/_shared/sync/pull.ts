@@ -7,7 +7,7 @@
 import type { Sql } from "../db.ts";
 import { describeTable, driftDifferences, sourceColumns, SyncDriftError } from "./catalog.ts";
 import type { SyncDefinition, SyncRow } from "./definitions.ts";
-import { type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import { copyOutStream, type DestinationTransaction, writeCopyBatch, writeRowsBatch } from "./destination.ts";
 import { columnList, qualified, quoteIdent } from "./sql_text.ts";
 import type { DefinitionTally, RunControl } from "./run_control.ts";
 
@@ -40,9 +40,9 @@ async function pullOne(home: Sql, production: Sql, control: RunControl, definiti
   };
   const from = qualified(definition.source.schema, definition.source.table);
   const keys = definition.destination.conflictColumns;
-  const deleteMissing = async (tx: TxSql, stage: string) => {
+  const deleteMissing = async (tx: DestinationTransaction, stage: string) => {
     const matches = keys.map((k) => `s.${quoteIdent(k)} = d.${quoteIdent(k)}`).join(" and ");
-    const [row] = await tx.unsafe(
+    const [row] = await tx.sql.unsafe(
       `with removed as (delete from ${target.table} as d where not exists (select from ${stage} as s where ${matches}) returning 1)
        select count(*)::bigint as deleted from removed`,
     );
@@ -60,7 +60,7 @@ async function pullOne(home: Sql, production: Sql, control: RunControl, definiti
     return await writeCopyBatch(
       tx,
       target,
-      () => production.unsafe(`copy (select ${columnList(written)} from ${from}) to stdout`).readable(),
+      () => copyOutStream(production.unsafe(`copy (select ${columnList(written)} from ${from}) to stdout`)),
       (stage) => deleteMissing(tx, stage),
     );
   });

@@ -12,9 +12,20 @@
  * reads them. Then deletes, children first, from the tombstones past their own cursor.
  */
 import type { Sql } from "../db.ts";
-import { describeTable, describeTables, driftDifferences, sourceColumns, SyncDriftError, type TableColumn, type TableShape, tableKey } from "./catalog.ts";
+import {
+  describeTable,
+  describeTables,
+  driftDifferences,
+  type ForeignKey,
+  sourceColumns,
+  SyncDriftError,
+  type TableColumn,
+  type TableShape,
+  tableKey,
+} from "./catalog.ts";
 import type { SyncDefinition, SyncRow } from "./definitions.ts";
-import { type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import { copyOutStream, settlesWithin, type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import { batchReferenceChecks, perRowChecksOff } from "./reference_checks.ts";
 import {
   columnList,
   deleteByKeysStatement,
@@ -42,6 +53,8 @@ interface PushPlan {
   written: string[];
   /** The destination's conflict columns with the destination's types. */
   destinationKey: TypedColumn[];
+  /** The foreign keys each batch checks set-based; null: the destination's per-row checks run. */
+  referenceChecks: ForeignKey[] | null;
 }
 
 export class SyncBatchError extends Error {
@@ -53,9 +66,26 @@ export class SyncBatchError extends Error {
   }
 }
 
-/** The destinations' shapes of all `definitions`, in one production round trip. */
-export async function describeDestinations(production: Sql | TxSql, definitions: readonly SyncDefinition[]): Promise<Map<string, TableShape>> {
-  return await describeTables(production, definitions.map((d) => ({ schema: d.destination.schema, table: d.destination.table })));
+/** What the production project says before a push: the destinations' shapes, and what the role may do. */
+export interface DestinationCatalog {
+  shapes: Map<string, TableShape>;
+  /** Whether a transaction may turn the per-row foreign key checks off (reference_checks.ts). */
+  mayCheckReferencesPerBatch: boolean;
+}
+
+/**
+ * The destinations' shapes of all `definitions`, in one production round trip; the same message
+ * tries `set local session_replication_role` (in its implicit transaction: nothing stays set). A
+ * role that may not (not a superuser, nor Supabase's `postgres`) costs a second round trip.
+ */
+export async function describeDestinations(production: Sql | TxSql, definitions: readonly SyncDefinition[]): Promise<DestinationCatalog> {
+  const tables = definitions.map((d) => ({ schema: d.destination.schema, table: d.destination.table }));
+  try {
+    return { shapes: await describeTables(production, tables, perRowChecksOff), mayCheckReferencesPerBatch: true };
+  } catch (error) {
+    if ((error as { code?: string }).code !== "42501") throw error;
+    return { shapes: await describeTables(production, tables), mayCheckReferencesPerBatch: false };
+  }
 }
 
 /**
@@ -66,7 +96,7 @@ export async function planPush(
   reader: TxSql,
   production: Sql | TxSql,
   definition: SyncDefinition,
-  destinations?: Map<string, TableShape>,
+  destinations?: DestinationCatalog,
 ): Promise<PushPlan> {
   if (definition.cursor.kind !== "change_tracking") throw new Error(`${definition.name}: a push needs a change_tracking cursor`);
   const source = await describeTable(reader, definition.source.schema, definition.source.table);
@@ -84,7 +114,7 @@ export async function planPush(
     return { name, type: column.type };
   });
   const destinationShape = destinations
-    ? destinations.get(tableKey(definition.destination.schema, definition.destination.table)) ?? null
+    ? destinations.shapes.get(tableKey(definition.destination.schema, definition.destination.table)) ?? null
     : await describeTable(production, definition.destination.schema, definition.destination.table);
   const written = definition.transform ? definition.destination.columns! : columns.map((c) => c.name);
   const differences = driftDifferences({
@@ -108,6 +138,9 @@ export async function planPush(
     destination: qualified(definition.destination.schema, definition.destination.table),
     written,
     destinationKey,
+    referenceChecks: destinations?.mayCheckReferencesPerBatch
+      ? batchReferenceChecks(destinationShape!, written, definition.destination.conflictColumns)
+      : null,
   };
 }
 
@@ -224,6 +257,8 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
         columns: plan.written,
         conflictColumns: plan.definition.destination.conflictColumns,
         dropStage: control.dryRun,
+        referenceChecks: plan.referenceChecks,
+        name: `${plan.definition.destination.schema}.${plan.definition.destination.table}`,
       };
       const counts = await control.inDestination(async (tx) => {
         if (plan.definition.transform) {
@@ -231,7 +266,7 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
           if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
           return await writeRowsBatch(tx, target, rows);
         }
-        return await writeCopyBatch(tx, target, () => reader.unsafe(copyOutStatement(plan, after, bounds.last!)).readable());
+        return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, after, bounds.last!))));
       });
       if (!control.dryRun && bounds.lastBelow) await saveCursor(home, name, "rows", bounds.lastBelow);
       tally.inserted += counts.inserted;
@@ -290,7 +325,10 @@ async function pushDeletes(context: PushContext, reader: TxSql, watermark: strin
       if (keys.length > 0) {
         const document = JSON.stringify(keys);
         const deleted = await control.inDestination(async (tx) => {
-          const [row] = await tx.unsafe(deleteByKeysStatement(plan.destination, plan.destinationKey), [document]);
+          const removed = tx.sql.unsafe(deleteByKeysStatement(plan.destination, plan.destinationKey, document)).execute();
+          if (tx.ownsCommit) tx.commit = tx.sql.unsafe("commit").execute(); // pipelined behind the delete
+          tx.commit?.catch(() => {});
+          const [row] = await removed;
           return Number(row.deleted);
         });
         tally.deleted += deleted;
@@ -347,7 +385,7 @@ export async function pushDefinitions(
     const watermark: string = snapshot.watermark;
     readerPid = snapshot.pid;
     const plans: PushPlan[] = [];
-    let destinations: Map<string, TableShape>;
+    let destinations: DestinationCatalog;
     try {
       destinations = await describeDestinations(context.production, definitions);
     } catch (error) {
@@ -397,16 +435,3 @@ export async function pushDefinitions(
 }
 
 const rollbackDeadlineMs = 2000;
-
-/** Whether `work` finished (either way) within `ms`. */
-async function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve(work).then(() => true, () => true),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -11,7 +11,7 @@ import type { SyncDefinition, SyncDirection } from "./definitions.ts";
 import { pullDefinitions } from "./pull.ts";
 import { pushDefinitions } from "./push.ts";
 import { type DefinitionTally, emptyTally, type RunControl } from "./run_control.ts";
-import type { TxSql } from "./destination.ts";
+import { type DestinationTransaction, inBatchTransaction } from "./destination.ts";
 
 export interface SyncRunOptions {
   /** The working database. Up to three connections: the snapshot, the cursors and log, a COPY. */
@@ -122,7 +122,7 @@ export async function runSync(options: SyncRunOptions): Promise<SyncRunSummary> 
     full: options.full ?? false,
     batchRows: options.batchRows ?? defaultBatchRows,
     shouldStop: () => leaseLost !== undefined || (options.shouldStop?.() ?? false),
-    inDestination: <T>(work: (tx: TxSql) => Promise<T>) => destination.begin((tx) => work(tx)) as Promise<T>,
+    inDestination: <T>(work: (tx: DestinationTransaction) => Promise<T>) => inBatchTransaction(destination, work),
     afterBatch: async (name) => {
       if (Date.now() - lastRenewal > (leaseSeconds * 1000) / 4) await renewLeases();
       options.onBatch?.(tallies.get(name)!);
@@ -141,7 +141,7 @@ export async function runSync(options: SyncRunOptions): Promise<SyncRunSummary> 
       complete = false;
       try {
         await destination.begin(async (tx) => {
-          control.inDestination = <T>(work: (tx: TxSql) => Promise<T>) => work(tx);
+          control.inDestination = <T>(work: (tx: DestinationTransaction) => Promise<T>) => work({ sql: tx, ownsCommit: false });
           complete = await work();
           throw new DryRunRollback();
         });

@@ -1,5 +1,5 @@
 /** What a push or pull needs from the run around it: its settings, its destination transactions, its budget. */
-import type { TxSql } from "./destination.ts";
+import type { DestinationTransaction } from "./destination.ts";
 
 export interface RunControl {
   dryRun: boolean;
@@ -9,7 +9,7 @@ export interface RunControl {
   /** True when the run must stop before its next batch (budget spent, lease lost). */
   shouldStop(): boolean;
   /** Runs a batch in a destination transaction (a dry run: all batches in one, rolled back at the end). */
-  inDestination<T>(work: (tx: TxSql) => Promise<T>): Promise<T>;
+  inDestination<T>(work: (tx: DestinationTransaction) => Promise<T>): Promise<T>;
   /** Called after each applied batch (lease renewal, progress). */
   afterBatch(definition: string): Promise<void>;
 }

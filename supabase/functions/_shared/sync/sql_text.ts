@@ -95,13 +95,13 @@ export function upsertStatement(options: {
 select count(*) filter (where inserted)::bigint as inserted, count(*) filter (where not inserted)::bigint as updated from written`;
 }
 
-/** Deletes the destination rows whose keys are in a JSON array of objects (values as text). */
-export function deleteByKeysStatement(destination: string, key: readonly TypedColumn[]): string {
+/** Deletes the destination rows whose keys are in `document`, a JSON array of objects (values as text). */
+export function deleteByKeysStatement(destination: string, key: readonly TypedColumn[], document: string): string {
   const recordType = key.map((k) => `${quoteIdent(k.name)} text`).join(", ");
   const matches = key.map((k) => `d.${quoteIdent(k.name)} = k.${quoteIdent(k.name)}::${k.type}`).join(" and ");
   return `with removed as (
   delete from ${destination} as d
-   using pg_catalog.jsonb_to_recordset($1::text::jsonb) as k(${recordType})
+   using pg_catalog.jsonb_to_recordset(${quoteLiteral(document)}::jsonb) as k(${recordType})
    where ${matches}
   returning 1
 )
