@@ -212,8 +212,13 @@ export async function writeCopyBatch(
   tx: DestinationTransaction,
   target: DestinationTarget,
   openSource: () => Promise<Readable>,
-  afterUpsert?: (stage: string) => Promise<void>,
+  options: {
+    afterUpsert?: (stage: string) => Promise<void>;
+    /** Called once the source has been read to its end (its connection free for the next query). */
+    onSourceRead?: () => void;
+  } = {},
 ): Promise<WriteCounts> {
+  const { afterUpsert } = options;
   const stage = stageName();
   const sent: Promise<unknown>[] = [];
   // The stage's CREATE and the COPY go out together (pipelined): one wait for the COPY to open.
@@ -243,6 +248,7 @@ export async function writeCopyBatch(
     source.on("error", () => {});
     resumeSourceConnection(source);
   }
+  options.onSourceRead?.();
   sendRest();
   await inOrder(sent);
   const [counts] = await upsert!;

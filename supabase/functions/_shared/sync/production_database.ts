@@ -1,9 +1,10 @@
 /**
  * The sync engine's connection to the production project, the same from the CLI, the sync edge
- * function, the demo and the bench: at most 2 connections (issue 15); no prepared statements, as
- * it goes through a transaction-mode pooler (Supavisor on 6543, pgbouncer); and no array types
- * fetched when a connection opens (postgres.js's `fetch_types`), a round trip over the link saved
- * on every connection: the engine sends production no array parameters and reads none back.
+ * function, the demo and the bench: at most 2 connections (issue 15), and no prepared statements,
+ * as it goes through a transaction-mode pooler (Supavisor on 6543, pgbouncer). postgres.js's
+ * `fetch_types` stays on although the engine sends no arrays (it costs a round trip when a
+ * connection opens): with it off, postgres.js 3.4.7's `reserve()` never returns when it has to
+ * open the connection it reserves, and each batch runs on a reserved connection.
  */
 import postgres from "postgres";
 import type { Sql } from "../db.ts";
@@ -17,7 +18,6 @@ export function connectProduction(
   return postgres(url, {
     max: options.max ?? productionConnections,
     prepare: false,
-    fetch_types: false,
     connect_timeout: 10,
     ...(options.idleTimeoutSeconds ? { idle_timeout: options.idleTimeoutSeconds } : {}),
     onnotice: options.onnotice ?? (() => {}),

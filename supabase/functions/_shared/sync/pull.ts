@@ -61,7 +61,7 @@ async function pullOne(home: Sql, production: Sql, control: RunControl, definiti
       tx,
       target,
       () => copyOutStream(production.unsafe(`copy (select ${columnList(written)} from ${from}) to stdout`)),
-      (stage) => deleteMissing(tx, stage),
+      { afterUpsert: (stage) => deleteMissing(tx, stage) },
     );
   });
   tally.inserted += counts.inserted;

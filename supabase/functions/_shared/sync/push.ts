@@ -24,7 +24,7 @@ import {
   tableKey,
 } from "./catalog.ts";
 import type { SyncDefinition, SyncRow } from "./definitions.ts";
-import { copyOutStream, settlesWithin, type TxSql, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import { copyOutStream, settlesWithin, type TxSql, type WriteCounts, writeCopyBatch, writeRowsBatch } from "./destination.ts";
 import { batchReferenceChecks, perRowChecksOff } from "./reference_checks.ts";
 import {
   columnList,
@@ -55,6 +55,11 @@ interface PushPlan {
   destinationKey: TypedColumn[];
   /** The foreign keys each batch checks set-based; null: the destination's per-row checks run. */
   referenceChecks: ForeignKey[] | null;
+  /**
+   * Whether batches may overlap on the two production connections: not when the destination
+   * references itself (a row's parent may be in the batch still applying, invisible to the next).
+   */
+  overlapBatches: boolean;
 }
 
 export class SyncBatchError extends Error {
@@ -141,6 +146,9 @@ export async function planPush(
     referenceChecks: destinations?.mayCheckReferencesPerBatch
       ? batchReferenceChecks(destinationShape!, written, definition.destination.conflictColumns)
       : null,
+    overlapBatches: !destinationShape!.foreignKeys.some((key) =>
+      key.references.schema === definition.destination.schema && key.references.table === definition.destination.table
+    ),
   };
 }
 
@@ -234,51 +242,108 @@ export interface PushContext {
   allDefinitions: readonly SyncDefinition[];
 }
 
-/** Upserts of one definition, batch after batch, until the stream is drained or the run must stop. */
+/** A batch sent to production and not yet settled (its transaction may still be applying). */
+interface BatchInFlight {
+  batch: number;
+  after: StreamPosition | null;
+  bounds: BatchBounds;
+  written: Promise<WriteCounts>;
+}
+
+/**
+ * Upserts of one definition, batch after batch, until the stream is drained or the run must stop.
+ * Batches overlap on the two production connections: once a batch's rows have left the working
+ * database (its COPY drained), the next batch is read and staged while production still applies
+ * the one before. Batches settle in order: a batch's cursor is saved only after every batch before
+ * it has committed, so a failure leaves the cursor at the last batch applied with all before it
+ * (a later batch that committed anyway is sent again by the next run, unchanged rows unwritten).
+ */
 async function pushRows(context: PushContext, reader: TxSql, watermark: string, plan: PushPlan, tally: DefinitionTally): Promise<boolean> {
   const { home, control } = context;
   const name = plan.definition.name;
-  let after = control.full ? null : await loadCursor(home, name, "rows");
-  for (let batch = 1;; batch++) {
-    if (control.shouldStop()) return false;
+  const target = {
+    table: plan.destination,
+    columns: plan.written,
+    conflictColumns: plan.definition.destination.conflictColumns,
+    dropStage: control.dryRun,
+    referenceChecks: plan.referenceChecks,
+    name: `${plan.definition.destination.schema}.${plan.definition.destination.table}`,
+  };
+  const settle = async (sent: BatchInFlight) => {
+    let counts: WriteCounts;
     try {
-      const bounds = await nextBatchBounds({
-        reader,
-        from: qualified(plan.source.schema, plan.source.table),
-        tracking: plan.tracking,
-        key: plan.key,
-        after,
-        watermark,
-        batchRows: control.batchRows,
-      });
-      if (bounds.rows === 0 || !bounds.last) return true;
-      const target = {
-        table: plan.destination,
-        columns: plan.written,
-        conflictColumns: plan.definition.destination.conflictColumns,
-        dropStage: control.dryRun,
-        referenceChecks: plan.referenceChecks,
-        name: `${plan.definition.destination.schema}.${plan.definition.destination.table}`,
-      };
-      const counts = await control.inDestination(async (tx) => {
+      counts = await sent.written;
+    } catch (error) {
+      throw new SyncBatchError(name, "rows", sent.batch, sent.after, error);
+    }
+    if (!control.dryRun && sent.bounds.lastBelow) await saveCursor(home, name, "rows", sent.bounds.lastBelow);
+    tally.inserted += counts.inserted;
+    tally.updated += counts.updated;
+    tally.bytes += counts.bytes;
+    tally.rowsRead += sent.bounds.rows;
+    await control.afterBatch(name);
+  };
+  let inFlight: BatchInFlight | undefined;
+  let after = control.full ? null : await loadCursor(home, name, "rows");
+  try {
+    for (let batch = 1;; batch++) {
+      if (control.shouldStop()) {
+        if (inFlight) await settle(inFlight);
+        return false;
+      }
+      let bounds: BatchBounds;
+      try {
+        bounds = await nextBatchBounds({
+          reader,
+          from: qualified(plan.source.schema, plan.source.table),
+          tracking: plan.tracking,
+          key: plan.key,
+          after,
+          watermark,
+          batchRows: control.batchRows,
+        });
+      } catch (error) {
+        throw new SyncBatchError(name, "rows", batch, after, error);
+      }
+      if (bounds.rows === 0 || !bounds.last) break;
+      const from = after;
+      const upTo = bounds.last;
+      let readerFree!: () => void;
+      const sourceRead = new Promise<void>((resolve) => readerFree = resolve);
+      const written: Promise<WriteCounts> = control.inDestination(async (tx) => {
         if (plan.definition.transform) {
-          const rows = transformed(plan, await readRowsAsText(reader, plan, after, bounds.last!));
+          const rows = transformed(plan, await readRowsAsText(reader, plan, from, upTo));
+          readerFree();
           if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
           return await writeRowsBatch(tx, target, rows);
         }
-        return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, after, bounds.last!))));
+        return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
       });
-      if (!control.dryRun && bounds.lastBelow) await saveCursor(home, name, "rows", bounds.lastBelow);
-      tally.inserted += counts.inserted;
-      tally.updated += counts.updated;
-      tally.bytes += counts.bytes;
-      tally.rowsRead += bounds.rows;
-      after = bounds.last;
-      await control.afterBatch(name);
-      if (bounds.rows < control.batchRows) return true;
-    } catch (error) {
-      throw error instanceof SyncBatchError ? error : new SyncBatchError(name, "rows", batch, after, error);
+      const sent: BatchInFlight = { batch, after: from, bounds, written };
+      // The working database's reader is needed for the next batch: wait until this one has read
+      // it, or has failed (then its source may be cut short: it is settled, and the run ends).
+      const outcome = await Promise.race([sourceRead.then(() => "read"), written.then(() => "written", () => "failed")]);
+      const before = inFlight;
+      inFlight = sent;
+      if (before) await settle(before);
+      // A dry run's batches share one transaction (one connection): they cannot overlap.
+      if (outcome === "failed" || !plan.overlapBatches || control.dryRun) {
+        await settle(sent);
+        inFlight = undefined;
+      }
+      after = upTo;
+      if (bounds.rows < control.batchRows) break;
     }
+    if (inFlight) {
+      const last = inFlight;
+      inFlight = undefined;
+      await settle(last);
+    }
+    return true;
+  } finally {
+    // A batch still applying when an earlier one failed ends before the run does (bounded: its
+    // transaction either commits or fails with its connection).
+    if (inFlight) await inFlight.written.catch(() => {});
   }
 }
 
