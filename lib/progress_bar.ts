@@ -43,7 +43,7 @@ export function formatEta(seconds: number | null): string {
  * the payload's names). On a terminal it redraws in place; without one it prints nothing unless
  * `withoutTerminal` asks for a line every 2 s (what a log file can keep).
  */
-export function stderrProgressBar(format: string, options: { withoutTerminal?: boolean } = {}): cliProgress.SingleBar {
+export function stderrProgressBar(format: string, options: { withoutTerminal?: boolean } = {}): InstanceType<typeof cliProgress.SingleBar> {
   return new cliProgress.SingleBar({
     format,
     stream: process.stderr,
