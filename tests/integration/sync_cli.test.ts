@@ -13,7 +13,7 @@ import { rowsPastCursor } from "../../supabase/functions/_shared/sync/status.ts"
 import { expectedRows, rowsReadOf, syncProgressView } from "../../lib/sync_progress.ts";
 import { formatCount } from "../../lib/progress_bar.ts";
 import { endClient } from "../support/connections.ts";
-import { cloudClient, createSyncedTable, dropSyncedTables, env, homeClient, pushOf, tag } from "../support/sync_tables.ts";
+import { cloudClient, createSyncedTable, dropSyncedTables, env, homeClient, pushOf, shopsHomeHasIntoProduction, tag } from "../support/sync_tables.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const cliEnv = { DB_URL: env.DB_URL, CONVEYOR_PRODUCTION_DB_URL: env.CLOUD_POOLER_URL, NO_COLOR: "1" };
@@ -113,6 +113,7 @@ Deno.test("on a terminal the push shows its bar with the rows counted before it;
   const cloud = cloudClient();
   const names = [tag("bar_maker_a"), tag("bar_maker_b"), tag("bar_maker_c")];
   try {
+    await shopsHomeHasIntoProduction(home, cloud);
     await home`insert into public.manufacturers (name, name_key) select n, n from unnest(${names}::text[]) as n`;
     const manufacturers = selectDefinitions(syncDefinitions, "push", ["manufacturers"])[0];
     const behind = (await rowsPastCursor(home, manufacturers))!;
