@@ -4,6 +4,7 @@
  * following its progress.
  */
 import type postgres from "postgres";
+import { formatBytes } from "./progress_bar.ts";
 
 export type Sql = postgres.Sql;
 
@@ -80,24 +81,6 @@ export async function importProgress(sql: Sql, id: number): Promise<ImportProgre
 }
 
 export const finishedStatuses = new Set(["succeeded", "failed", "cancelled"]);
-
-/** 1536 -> "1.5 KB". */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-/** Seconds left at the rate so far, or null when it cannot be told. */
-export function etaSeconds(done: number, total: number | null, elapsedSeconds: number): number | null {
-  if (!total || done <= 0 || elapsedSeconds <= 0 || done >= total) return done >= (total ?? Infinity) ? 0 : null;
-  return Math.round((total - done) / (done / elapsedSeconds));
-}
 
 /** The closing summary of a job, one line. */
 export function importSummary(progress: ImportProgress, seconds: number): string {

@@ -2,9 +2,8 @@
  * Following an import job until it ends, with a progress bar on stderr (rows, bytes, rate, ETA):
  * what `deno task import --wait` and the demo show.
  */
-import process from "node:process";
-import cliProgress from "cli-progress";
-import { etaSeconds, finishedStatuses, formatBytes, type ImportProgress, importProgress, type Sql } from "./import_job.ts";
+import { finishedStatuses, type ImportProgress, importProgress, type Sql } from "./import_job.ts";
+import { etaSeconds, formatBytes, formatEta, stderrProgressBar } from "./progress_bar.ts";
 
 export interface FollowedImport {
   progress: ImportProgress;
@@ -24,13 +23,9 @@ export async function followImportJob(
   const started = performance.now();
   const deadline = started + (options.timeoutMs ?? Infinity);
   const bar = options.bar
-    ? new cliProgress.SingleBar({
-      format: "import {bar} {percentage}% | {rows} rows | {bytes} | {rate} rows/s | ETA {eta_text} | {status}",
-      stream: process.stderr,
-      noTTYOutput: true,
-      notTTYSchedule: 2000,
-      hideCursor: true,
-    }, cliProgress.Presets.shades_classic)
+    ? stderrProgressBar("import {bar} {percentage}% | {rows} rows | {bytes} | {rate} rows/s | ETA {eta_text} | {status}", {
+      withoutTerminal: true,
+    })
     : undefined;
   let progress = await importProgress(sql, id);
   bar?.start(1, 0, { rows: 0, bytes: "0 B", rate: 0, eta_text: "?", status: progress.status });
@@ -49,7 +44,7 @@ export async function followImportJob(
         rows: progress.rowsRead,
         bytes: `${formatBytes(progress.bytesRead)}${progress.bytesTotal ? ` of ${formatBytes(progress.bytesTotal)}` : ""}`,
         rate: Math.round(progress.rowsRead / Math.max(seconds, 0.001)),
-        eta_text: eta === null ? "?" : `${eta}s`,
+        eta_text: formatEta(eta),
         status: progress.attempts > 0 ? `${progress.status}, ${progress.attempts} retried` : progress.status,
       });
     }

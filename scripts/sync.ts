@@ -7,8 +7,10 @@
  * The working database: DB_URL, else the local stack's. The production project:
  * CONVEYOR_PRODUCTION_DB_URL, else the local stack's CLOUD_LINK_URL (the cloud cluster through
  * pgbouncer and the latency proxy) when it has one, else its CLOUD_DB_URL.
- * Exits 0 on success (verify: both sides equal), 1 on a failure, a busy table or a difference,
- * 2 on a command line it cannot read.
+ * On a terminal, without --json, push and pull show a progress bar on stderr: rows read of the
+ * rows counted past the cursors before the run (lib/sync_progress.ts), rate, time left.
+ * Exits 0 on success (verify: both sides equal), 1 on a failure, a busy table (one line naming
+ * it) or a difference, 2 on a command line it cannot read.
  */
 import postgres from "postgres";
 import { z } from "zod";
@@ -19,6 +21,7 @@ import { runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync
 import { connectProduction } from "../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../supabase/functions/_shared/sync/verify.ts";
 import { syncStatus } from "../supabase/functions/_shared/sync/status.ts";
+import { expectedRows, syncProgressBar } from "../lib/sync_progress.ts";
 
 const program = commandLine("sync", "Push the final tables to the production project, pull shops, verify, status.")
   .argument("<command>", "push | pull | verify | status")
@@ -94,27 +97,41 @@ function printRun(summary: SyncRunSummary, seconds: number): void {
   if (summary.error) console.error(`sync ${summary.direction}: ${summary.error}`);
 }
 
+/**
+ * The run's progress bar (a terminal, no --json), its total counted first; none when the count
+ * fails (the run then says why it cannot work).
+ */
+async function progressBar(direction: "push" | "pull"): Promise<ReturnType<typeof syncProgressBar> | undefined> {
+  try {
+    return syncProgressBar(direction, await expectedRows(home, production, definitions, { full: options.full }));
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<number> {
   if (command === "push" || command === "pull") {
     const started = performance.now();
-    const summary = await runSync({
-      home,
-      production,
-      direction: command,
-      definitions,
-      allDefinitions: syncDefinitions,
-      dryRun: options.dryRun,
-      full: options.full,
-      batchRows: options.batchRows,
-      onBatch: options.json ? undefined : (t) => {
-        if (Deno.stderr.isTerminal()) {
-          Deno.stderr.writeSync(new TextEncoder().encode(`\r${t.definition}: ${t.rowsRead} read, ${t.bytes} bytes   `));
-        }
-      },
-    });
-    if (!options.json && Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    const bar = options.json || !Deno.stderr.isTerminal() ? undefined : await progressBar(command);
+    let summary: SyncRunSummary;
+    try {
+      summary = await runSync({
+        home,
+        production,
+        direction: command,
+        definitions,
+        allDefinitions: syncDefinitions,
+        dryRun: options.dryRun,
+        full: options.full,
+        batchRows: options.batchRows,
+        onBatch: bar?.onBatch,
+      });
+    } finally {
+      bar?.stop();
+    }
     const seconds = (performance.now() - started) / 1000;
     if (options.json) console.log(JSON.stringify({ ...summary, seconds }));
+    else if (summary.status === "busy") console.error(`sync ${command}: ${summary.error}`);
     else printRun(summary, seconds);
     return summary.status === "succeeded" ? 0 : 1;
   }

@@ -258,7 +258,7 @@ Deno.test("drift is refused before anything is written, naming the difference", 
   });
 });
 
-Deno.test("two runs started at once never interleave: one works, the other stops as busy naming the table", async () => {
+Deno.test("two runs started at once never interleave: one works, the other stops as busy naming the table, logged as busy", async () => {
   const [parent, child] = [tag("two_p"), tag("two_c")];
   await withWorld(parentAndChild(parent, child), async (world) => {
     const definitions = [pushOf(parent, parent), pushOf(child, child)];
@@ -268,6 +268,10 @@ Deno.test("two runs started at once never interleave: one works, the other stops
     assert.deepEqual(statuses, ["busy", "succeeded"]);
     const busy = runs.find((r) => r.status === "busy")!;
     assert.match(busy.error!, new RegExp(`another sync run holds ${parent}`));
+    const logged = await world.home`
+      select definition, status, error from conveyor.sync_runs where run_id = ${busy.runId}::uuid order by definition`;
+    assert.deepEqual(logged.map((r) => [r.definition, r.status]), [[parent, "busy"], [child, "busy"]].sort(), "the refused run is logged");
+    for (const row of logged) assert.match(row.error, new RegExp(`another sync run holds ${parent}`));
     const [n] = await world.cloud.unsafe(`select count(*)::int as n from sync_test.${parent}`);
     assert.equal(n.n, 20000);
     const [leases] = await world.home`select count(*)::int as n from conveyor.worker_leases where worker = any(${[`sync:${parent}`, `sync:${child}`]})`;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { syncDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { runSync } from "../../supabase/functions/_shared/sync/run.ts";
 import { endClient } from "../support/connections.ts";
-import { cloudClient, env, homeClient, type Sql, tag } from "../support/sync_tables.ts";
+import { cloudClient, env, homeClient, shopsHomeHasIntoProduction, tag } from "../support/sync_tables.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -23,18 +23,6 @@ async function syncCli(...args: string[]): Promise<{ code: number; stdout: strin
   }).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-/** Production gets every shop home has, as it is, so no home shop is missing there. */
-async function shopsHomeHasIntoProduction(home: Sql, cloud: Sql): Promise<void> {
-  const shops = await home`select code, name, city, timezone, active, updated_at::text as updated_at from public.shops`;
-  await cloud`
-    insert into public.shops (code, name, city, timezone, active, updated_at)
-    select code, name, city, timezone, active, updated_at::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(shops)}::text::jsonb)
-             as s(code text, name text, city text, timezone text, active boolean, updated_at text)
-    on conflict (code) do update set name = excluded.name, city = excluded.city, timezone = excluded.timezone,
-                                     active = excluded.active, updated_at = excluded.updated_at`;
 }
 
 Deno.test("pull of shops: new and changed shops arrive from production, a shop production no longer has is deleted", async () => {

@@ -65,3 +65,18 @@ export function pushOf(name: string, table: string, key: string[] = ["id"], extr
     ...extra,
   }])[0];
 }
+
+/**
+ * Production gets every shop home has, as it is, so no home shop is missing there: a push of the
+ * shipped definitions then finds the shops its operations refer to.
+ */
+export async function shopsHomeHasIntoProduction(home: Sql, cloud: Sql): Promise<void> {
+  const shops = await home`select code, name, city, timezone, active, updated_at::text as updated_at from public.shops`;
+  await cloud`
+    insert into public.shops (code, name, city, timezone, active, updated_at)
+    select code, name, city, timezone, active, updated_at::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(shops)}::text::jsonb)
+             as s(code text, name text, city text, timezone text, active boolean, updated_at text)
+    on conflict (code) do update set name = excluded.name, city = excluded.city, timezone = excluded.timezone,
+                                     active = excluded.active, updated_at = excluded.updated_at`;
+}

@@ -3,7 +3,8 @@
  * offsets and line numbers, mapping rows to the record contract, and the CLI's helpers.
  */
 import assert from "node:assert/strict";
-import { etaSeconds, formatBytes, formatFromName, parseMapping } from "../../lib/import_job.ts";
+import { formatFromName, parseMapping } from "../../lib/import_job.ts";
+import { etaSeconds, formatBytes } from "../../lib/progress_bar.ts";
 import { requestedRange } from "../../lib/file_server.ts";
 import { CsvRowReader } from "../../supabase/functions/process-import/csv_rows.ts";
 import type { FileItem, FileReader } from "../../supabase/functions/process-import/file_items.ts";

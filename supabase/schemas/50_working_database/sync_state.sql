@@ -26,14 +26,15 @@ create table conveyor.sync_runs (
   rows_updated bigint not null default 0,
   rows_deleted bigint not null default 0,
   bytes bigint not null default 0,
-  status text not null default 'running' check (status in ('running', 'succeeded', 'failed')),
+  -- busy: refused at the start, another run held one of its definitions (the error names it).
+  status text not null default 'running' check (status in ('running', 'succeeded', 'failed', 'busy')),
   error text
 );
 
 create index sync_runs_definition_started_at_idx on conveyor.sync_runs (definition, started_at);
 
 comment on table conveyor.sync_runs is
-  'One row per definition per sync run: direction, dry run or not, when, rows inserted/updated/deleted in the destination, bytes sent, status and the error that stopped it.';
+  'One row per definition per sync run: direction, dry run or not, when, rows inserted/updated/deleted in the destination, bytes sent, status (running, succeeded, failed, busy: refused because another run held a definition) and the error that stopped or refused it.';
 
 revoke all on table conveyor.sync_cursors, conveyor.sync_runs from public, anon, authenticated;
 grant select on table conveyor.sync_cursors, conveyor.sync_runs to service_role;

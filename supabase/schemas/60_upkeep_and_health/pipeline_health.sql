@@ -118,7 +118,9 @@ select 'import_jobs_failed_last_day', 'imports', pg_catalog.count(*)::numeric,
  where j.status = 'failed' and j.finished_at > pg_catalog.now() - interval '1 day'
 union all
 -- Sync: per definition, the seconds since its last successful run (dry runs aside), unhealthy
--- above the threshold; its last failure in the detail.
+-- above the threshold; its last failure in the detail, and the runs refused as busy (another run
+-- held the definition) since that success: the subquery's max(r.finished_at) is the outer
+-- group's.
 select 'sync_lag_seconds', r.definition,
        pg_catalog.round(extract(epoch from pg_catalog.now()
          - pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'))::numeric, 1),
@@ -129,6 +131,13 @@ select 'sync_lag_seconds', r.definition,
          coalesce((pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'))::text, 'never'),
          coalesce('; last failure ' || (pg_catalog.max(r.started_at) filter (where r.status = 'failed'))::text || ': '
                   || (pg_catalog.array_agg(r.error order by r.started_at desc) filter (where r.status = 'failed'))[1], ''))
+         || coalesce((select pg_catalog.format('; refused %s time(s) since (another run held it), the last at %s',
+                                               pg_catalog.count(*), pg_catalog.max(b.started_at))
+                        from conveyor.sync_runs as b
+                       where b.definition = r.definition and not b.dry_run and b.status = 'busy'
+                         and b.started_at > coalesce(pg_catalog.max(r.finished_at) filter (where r.status = 'succeeded'),
+                                                     '-infinity'::timestamptz)
+                      having pg_catalog.count(*) > 0), '')
   from conveyor.sync_runs as r
  where not r.dry_run
  group by r.definition;

@@ -2,7 +2,8 @@
  * One sync run, as the CLI and the sync edge function (supabase/functions/sync) start it: takes a lease per
  * definition (conveyor.take_worker_slot with worker `sync:<definition>` and one slot, so two runs
  * never interleave on a table, through a transaction-mode pooler too), logs the run in
- * conveyor.sync_runs, pushes or pulls in bounded slices (`shouldStop`), and releases the leases.
+ * conveyor.sync_runs (a run refused because another holds one of its definitions too, as busy),
+ * pushes or pulls in bounded slices (`shouldStop`), and releases the leases.
  * Everything it keeps is in the working database; the production project only receives rows.
  */
 import type { Sql } from "../db.ts";
@@ -80,6 +81,21 @@ async function releaseLeases(home: Sql, definitions: readonly SyncDefinition[], 
   for (const definition of definitions) await leases.release(leaseWorker(definition.name), 1, holder).catch(() => {});
 }
 
+/** A refused run: one finished row per definition it asked for, status busy, the message naming the held ones. */
+async function logRefusedRun(
+  home: Sql,
+  runId: string,
+  direction: SyncDirection,
+  dryRun: boolean,
+  definitions: readonly SyncDefinition[],
+  message: string,
+): Promise<void> {
+  await home`
+    insert into conveyor.sync_runs (run_id, definition, direction, dry_run, finished_at, status, error)
+    select ${runId}::uuid, d, ${direction}, ${dryRun}, pg_catalog.clock_timestamp(), 'busy', ${message}
+      from unnest(${definitions.map((d) => d.name)}::text[]) as d`;
+}
+
 export async function runSync(options: SyncRunOptions): Promise<SyncRunSummary> {
   const { home, production, direction, definitions } = options;
   const dryRun = options.dryRun ?? false;
@@ -99,8 +115,9 @@ export async function runSync(options: SyncRunOptions): Promise<SyncRunSummary> 
   try {
     await takeLeases(home, definitions, runId, leaseSeconds);
   } catch (error) {
-    if (error instanceof SyncBusyError) return summary("busy", false, error.message);
-    throw error;
+    if (!(error instanceof SyncBusyError)) throw error;
+    await logRefusedRun(home, runId, direction, dryRun, definitions, error.message);
+    return summary("busy", false, error.message);
   }
   let leaseLost: string | undefined;
   let lastRenewal = Date.now();

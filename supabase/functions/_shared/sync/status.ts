@@ -33,18 +33,25 @@ async function cursorOf(home: Sql, definition: string, stream: string): Promise<
   return row ? { syncXid: row.sync_xid, key: row.position } : null;
 }
 
-async function rowsBehind(home: Sql, definition: SyncDefinition): Promise<number | null> {
+/**
+ * The source rows and tombstones the next push of `definition` reads: those past its cursors, or,
+ * with `full`, all of its table's rows and unpurged tombstones (a run from the start). A count at
+ * home, read before a run for its progress bar; rows written meanwhile come on top. Null for a
+ * pull (compared whole each run, in the production project).
+ */
+export async function rowsPastCursor(home: Sql, definition: SyncDefinition, options: { full?: boolean } = {}): Promise<number | null> {
   if (definition.cursor.kind !== "change_tracking") return null;
   const shape = await describeTable(home, definition.source.schema, definition.source.table);
   if (!shape) return null;
   const key = definition.cursor.tieBreaker.map((name) => ({ name, type: shape.columns.find((c) => c.name === name)?.type ?? "text" }));
+  const cursor = async (stream: string) => options.full ? null : await cursorOf(home, definition.name, stream);
   const [rows] = await home.unsafe(
     `select count(*)::bigint as n from ${qualified(definition.source.schema, definition.source.table)} as s
-      where ${positionPredicate(definition.cursor.column, key, await cursorOf(home, definition.name, "rows"), ">")}`,
+      where ${positionPredicate(definition.cursor.column, key, await cursor("rows"), ">")}`,
   );
   const [tombstones] = await home.unsafe(
     `select count(*)::bigint as n from conveyor.sync_tombstones as s
-      where s.table_name = $1 and ${positionPredicate("sync_xid", [{ name: "id", type: "bigint" }], await cursorOf(home, definition.name, "tombstones"), ">")}`,
+      where s.table_name = $1 and ${positionPredicate("sync_xid", [{ name: "id", type: "bigint" }], await cursor("tombstones"), ">")}`,
     [`${definition.source.schema}.${definition.source.table}`],
   );
   return Number(rows.n) + Number(tombstones.n);
@@ -65,7 +72,7 @@ export async function syncStatus(home: Sql, definitions: readonly SyncDefinition
     out.push({
       definition: definition.name,
       direction: definition.direction,
-      rowsBehind: await rowsBehind(home, definition),
+      rowsBehind: await rowsPastCursor(home, definition),
       secondsBehind: success?.seconds === null || success?.seconds === undefined ? null : Math.round(Number(success.seconds)),
       lastRun: last
         ? {
