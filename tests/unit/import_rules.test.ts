@@ -1,6 +1,7 @@
 /**
  * The pure rules of imports: reading CSV, NDJSON and JSON-array bytes into rows with exact end
- * offsets and line numbers, mapping rows to the record contract, and the CLI's helpers.
+ * offsets and line numbers, mapping rows to the record contract, staging rows as COPY text, and
+ * the CLI's helpers.
  */
 import assert from "node:assert/strict";
 import { etaSeconds, formatBytes, formatFromName, parseMapping } from "../../lib/import_job.ts";
@@ -10,6 +11,7 @@ import type { FileItem, FileReader } from "../../supabase/functions/process-impo
 import { NdjsonReader } from "../../supabase/functions/process-import/file_items.ts";
 import { JsonArrayReader } from "../../supabase/functions/process-import/json_array.ts";
 import { decimalCommaNumber, mapCsvRow, mapObject, planColumns } from "../../supabase/functions/process-import/record_mapping.ts";
+import { copyLine, copyValue } from "../../supabase/functions/process-import/staging_copy.ts";
 import { parseImportJobRequest } from "../../supabase/functions/import/job_request.ts";
 
 async function readAll(reader: FileReader, bytes: Uint8Array, pieceSize = 7): Promise<FileItem[]> {
@@ -95,6 +97,21 @@ Deno.test("a record naming another shop, or text PostgreSQL cannot store, is ref
   });
   assert.deepEqual(mapObject({ Код: "1" }, { "Код": "external_id" }, context), { ok: true, record: { external_id: "1", source: "moba" } });
   assert.equal(decimalCommaNumber("12 000,5"), "12000.5");
+});
+
+Deno.test("a staging row is one line of COPY text: backslashes, tabs and line breaks escaped, no error as \\N", () => {
+  assert.equal(copyValue("C:\\new\ttab\r\nline"), "C:\\\\new\\ttab\\r\\nline");
+  assert.equal(copyValue("plain"), "plain");
+  assert.equal(copyValue(null), "\\N");
+  assert.equal(copyValue("\\N"), "\\\\N");
+  assert.equal(
+    copyLine({ payload: JSON.stringify({ name: 'a\\b "c"\n' }), status: "received", error: null }),
+    '{"name":"a\\\\\\\\b \\\\"c\\\\"\\\\n"}\treceived\t\\N\n',
+  );
+  assert.equal(
+    copyLine({ payload: "{}", status: "rejected", error: "line 2: not JSON:\t{x\n" }),
+    "{}\trejected\tline 2: not JSON:\\t{x\\n\n",
+  );
 });
 
 Deno.test("the CLI's and the API's helpers read their input and name what is wrong", () => {
