@@ -47,6 +47,10 @@ Deno.test("a CSV field that is not valid in the file's encoding makes its row ma
   assert.match((items[1] as { reason: string }).reason, /column 2: bytes that are not valid utf-8/);
   const cp1251 = await readAll(new CsvRowReader({ delimiter: ";", encoding: "windows-1251", atFileStart: true }), new Uint8Array([0xc0, 0x3b, 0xff, 0x0a]));
   assert.deepEqual((cp1251[0] as { fields: string[] }).fields, ["А", "я"]);
+  // fields longer and shorter than the ones before them, in one row and across rows
+  const long = "Дисплей ".repeat(100);
+  const mixed = await readAll(new CsvRowReader({ delimiter: ",", encoding: "utf-8", atFileStart: true }), encode(`${long},Ёж\nя,${long}ü\n`), 1000);
+  assert.deepEqual(mixed.map((i) => (i as { fields: string[] }).fields), [[long, "Ёж"], ["я", `${long}ü`]]);
 });
 
 Deno.test("NDJSON lines and JSON-array elements end at exact offsets; bad ones are malformed", async () => {
@@ -95,6 +99,14 @@ Deno.test("a record naming another shop, or text PostgreSQL cannot store, is ref
     ok: false,
     reason: "product.name: holds a NUL character or a lone surrogate, which PostgreSQL cannot store",
   });
+  assert.deepEqual(mapObject({ product: { name: "ok 📱" } }, null, context), { ok: true, record: { product: { name: "ok 📱" }, source: "moba" } });
+  for (const lone of ["a\ud83d", "\udcf1b", "\udcf1\ud83d"]) {
+    assert.deepEqual(mapObject({ product: { name: lone } }, null, context), {
+      ok: false,
+      reason: "product.name: holds a NUL character or a lone surrogate, which PostgreSQL cannot store",
+    });
+  }
+  assert.equal((mapObject({ ["k\ud83d"]: "1" }, null, context) as { reason: string }).reason.startsWith("k\ud83d: holds"), true);
   assert.deepEqual(mapObject({ Код: "1" }, { "Код": "external_id" }, context), { ok: true, record: { external_id: "1", source: "moba" } });
   assert.equal(decimalCommaNumber("12 000,5"), "12000.5");
 });
