@@ -3,11 +3,14 @@
  * every `supabase/functions/<name>/index.ts` at `/functions/v1/<name>`, each function in its own
  * Deno process (started on first use, restarted after a crash), with the env Supabase injects,
  * `verify_jwt` honoured per function from `supabase/config.toml`, and one JSON log line per
- * request. A function that fails to boot answers 503 and leaves the others alone.
+ * request. A function that fails to boot answers 503 and leaves the others alone. Each function's
+ * V8 heap is sized as the edge runtime sizes a worker's: from the platform's memory limit
+ * (docs/decisions/function-heap-as-edge-runtime.md).
  *
  *   deno run -A scripts/local-stack/functions-server.ts
  * Env: CONVEYOR_FUNCTIONS_PORT, CONVEYOR_JWT_SECRET, SUPABASE_URL, SUPABASE_DB_URL,
- *      SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY.
+ *      SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY; CONVEYOR_FUNCTION_WALL_CLOCK_MS (150000),
+ *      CONVEYOR_FUNCTION_MEMORY_MB (256).
  */
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
@@ -19,6 +22,12 @@ const envSchema = z.object({
   CONVEYOR_FUNCTIONS_PORT: z.coerce.number().int().default(54321),
   CONVEYOR_JWT_SECRET: z.string().min(32),
   CONVEYOR_FUNCTION_WALL_CLOCK_MS: z.coerce.number().int().positive().default(150_000),
+  /**
+   * Supabase's Edge Functions limit "Maximum Memory: 256MB". The edge runtime creates each
+   * worker's isolate with V8 heap limits of that size (heap_limits(0, limit)), from which V8 sizes
+   * both generations; `--max-heap-size` does the same for a Deno process.
+   */
+  CONVEYOR_FUNCTION_MEMORY_MB: z.coerce.number().int().positive().default(256),
   SUPABASE_URL: z.string().url(),
   SUPABASE_DB_URL: z.string().min(1),
   SUPABASE_ANON_KEY: z.string().min(1),
@@ -131,6 +140,8 @@ export class FunctionsServer {
         "run",
         "--allow-all",
         "--no-prompt",
+        // V8 sizes its heap as for the edge runtime's worker; without it, from the machine's memory
+        `--v8-flags=--max-heap-size=${this.env.CONVEYOR_FUNCTION_MEMORY_MB}`,
         `--config=${repoRoot}/deno.json`,
         `${repoRoot}/scripts/local-stack/function-host.ts`,
         `${functionsDir}/${name}/index.ts`,

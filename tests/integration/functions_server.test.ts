@@ -1,7 +1,8 @@
 /**
  * The local functions server behaves like `supabase functions serve`: routes, injected env,
- * secrets from .env, verify_jwt per function, isolation of a broken function, restart after a
- * crash, one log line per request. It runs here as a real process over fixture functions.
+ * secrets from .env, the edge runtime's heap limit, verify_jwt per function, isolation of a broken
+ * function, restart after a crash, one log line per request. It runs here as a real process over
+ * fixture functions.
  */
 import assert from "node:assert/strict";
 import { signJwt } from "../../scripts/local-stack/keys.ts";
@@ -80,6 +81,11 @@ Deno.test("the functions server serves functions the way supabase functions serv
       });
       assert.equal(body.fixture_secret, "from-dotenv");
       assert.equal(body.leaked_jwt_secret, null);
+    });
+
+    await t.step("a function's V8 heap is sized by the edge runtime's memory limit, 256 MB", async () => {
+      const { body } = await call(`${origin}/functions/v1/hello`, { headers: { authorization: `Bearer ${anon}` } });
+      assert.equal(body.heap_limit_mb, 256);
     });
 
     await t.step("verify_jwt (default true) refuses a call without a valid JWT", async () => {

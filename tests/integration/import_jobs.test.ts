@@ -187,6 +187,47 @@ Deno.test("a row naming another shop is rejected; the job's shop fills source wh
   });
 });
 
+Deno.test("backslashes, tabs, quotes and line breaks in a file are staged exactly as it holds them", async () => {
+  await withImports(async (sql) => {
+    const tag = uniqueTag("escapes");
+    const names = ["C:\\new\\table", "tab\there", "\\N", "\\.", 'say "hi"\\', "two\r\nlines\\n"];
+    const cell = (text: string) => `"${text.replaceAll('"', '""')}"`;
+    const csv = "external_id,occurred_at,quantity,unit_price,product.name\n" +
+      names.map((name, i) => `${tag}-${i},2026-11-20T10:00:00Z,1,1,${cell(name)}\n`).join("") +
+      `${tag}-bad,\t\\x\n`;
+    const badLine = "{not\tjson \\ }";
+    const ndjson = JSON.stringify({ external_id: `${tag}-j`, product: { name: "a\tb\\c\nd" } }) + `\n${badLine}\n`;
+    let parseError = "";
+    try {
+      JSON.parse(badLine);
+    } catch (error) {
+      parseError = (error as Error).message;
+    }
+    for (const [format, text] of [["csv", csv], ["ndjson", ndjson]] as const) {
+      const served = serveBytes(new TextEncoder().encode(text));
+      try {
+        const id = await createJob(sql, { shop: "moba", source_url: served.url, format });
+        await runUntilFinished(sql, id, testImportOptions());
+        const job = await jobRow(sql, id);
+        assert.equal(job.status, "succeeded", `${format}: ${job.last_error}`);
+        const rows = await stagedRows(sql, id);
+        if (format === "csv") {
+          assert.deepEqual(rows.map((r) => (r.payload.product as Record<string, unknown> | undefined)?.name), [...names, undefined]);
+          const bad = rows[rows.length - 1];
+          assert.equal(bad.status, "rejected");
+          assert.equal((bad.payload._import as Record<string, unknown>).raw, JSON.stringify([`${tag}-bad`, "\t\\x"]));
+        } else {
+          assert.deepEqual(rows[0].payload.product, { name: "a\tb\\c\nd" });
+          assert.equal(rows[1].error, `import job ${id}, line 2: not JSON: ${parseError}`);
+          assert.equal((rows[1].payload._import as Record<string, unknown>).raw, badLine);
+        }
+      } finally {
+        await served.close();
+      }
+    }
+  });
+});
+
 Deno.test("NDJSON and JSON-array files import their objects, bad ones rejected with their line", async () => {
   await withImports(async (sql) => {
     const tag = uniqueTag("json");

@@ -1,6 +1,7 @@
 /**
  * The pure rules of imports: reading CSV, NDJSON and JSON-array bytes into rows with exact end
- * offsets and line numbers, mapping rows to the record contract, and the CLI's helpers.
+ * offsets and line numbers, mapping rows to the record contract, staging rows as COPY text, and
+ * the CLI's helpers.
  */
 import assert from "node:assert/strict";
 import { formatFromName, parseMapping } from "../../lib/import_job.ts";
@@ -11,6 +12,7 @@ import type { FileItem, FileReader } from "../../supabase/functions/process-impo
 import { NdjsonReader } from "../../supabase/functions/process-import/file_items.ts";
 import { JsonArrayReader } from "../../supabase/functions/process-import/json_array.ts";
 import { decimalCommaNumber, mapCsvRow, mapObject, planColumns } from "../../supabase/functions/process-import/record_mapping.ts";
+import { copyLine, copyValue } from "../../supabase/functions/process-import/staging_copy.ts";
 import { parseImportJobRequest } from "../../supabase/functions/import/job_request.ts";
 
 async function readAll(reader: FileReader, bytes: Uint8Array, pieceSize = 7): Promise<FileItem[]> {
@@ -46,6 +48,10 @@ Deno.test("a CSV field that is not valid in the file's encoding makes its row ma
   assert.match((items[1] as { reason: string }).reason, /column 2: bytes that are not valid utf-8/);
   const cp1251 = await readAll(new CsvRowReader({ delimiter: ";", encoding: "windows-1251", atFileStart: true }), new Uint8Array([0xc0, 0x3b, 0xff, 0x0a]));
   assert.deepEqual((cp1251[0] as { fields: string[] }).fields, ["А", "я"]);
+  // fields longer and shorter than the ones before them, in one row and across rows
+  const long = "Дисплей ".repeat(100);
+  const mixed = await readAll(new CsvRowReader({ delimiter: ",", encoding: "utf-8", atFileStart: true }), encode(`${long},Ёж\nя,${long}ü\n`), 1000);
+  assert.deepEqual(mixed.map((i) => (i as { fields: string[] }).fields), [[long, "Ёж"], ["я", `${long}ü`]]);
 });
 
 Deno.test("NDJSON lines and JSON-array elements end at exact offsets; bad ones are malformed", async () => {
@@ -94,8 +100,31 @@ Deno.test("a record naming another shop, or text PostgreSQL cannot store, is ref
     ok: false,
     reason: "product.name: holds a NUL character or a lone surrogate, which PostgreSQL cannot store",
   });
+  assert.deepEqual(mapObject({ product: { name: "ok 📱" } }, null, context), { ok: true, record: { product: { name: "ok 📱" }, source: "moba" } });
+  for (const lone of ["a\ud83d", "\udcf1b", "\udcf1\ud83d"]) {
+    assert.deepEqual(mapObject({ product: { name: lone } }, null, context), {
+      ok: false,
+      reason: "product.name: holds a NUL character or a lone surrogate, which PostgreSQL cannot store",
+    });
+  }
+  assert.equal((mapObject({ ["k\ud83d"]: "1" }, null, context) as { reason: string }).reason.startsWith("k\ud83d: holds"), true);
   assert.deepEqual(mapObject({ Код: "1" }, { "Код": "external_id" }, context), { ok: true, record: { external_id: "1", source: "moba" } });
   assert.equal(decimalCommaNumber("12 000,5"), "12000.5");
+});
+
+Deno.test("a staging row is one line of COPY text: backslashes, tabs and line breaks escaped, no error as \\N", () => {
+  assert.equal(copyValue("C:\\new\ttab\r\nline"), "C:\\\\new\\ttab\\r\\nline");
+  assert.equal(copyValue("plain"), "plain");
+  assert.equal(copyValue(null), "\\N");
+  assert.equal(copyValue("\\N"), "\\\\N");
+  assert.equal(
+    copyLine({ payload: JSON.stringify({ name: 'a\\b "c"\n' }), status: "received", error: null }),
+    '{"name":"a\\\\\\\\b \\\\"c\\\\"\\\\n"}\treceived\t\\N\n',
+  );
+  assert.equal(
+    copyLine({ payload: "{}", status: "rejected", error: "line 2: not JSON:\t{x\n" }),
+    "{}\trejected\tline 2: not JSON:\\t{x\\n\n",
+  );
 });
 
 Deno.test("the CLI's and the API's helpers read their input and name what is wrong", () => {

@@ -1,11 +1,12 @@
 /**
  * One run of process-import: it claims the oldest pending job its shop's limit allows, streams
- * the file, and stores its records in chunks: each chunk's insert into conveyor.sales_input and
- * the job's progress and checkpoint in one transaction, so a crash never stores a chunk twice or
- * skips one. It stops at the next chunk when the job is cancelled (or was reaped and taken by
- * another run), retries transient errors with backoff up to the attempts, and when its wall or
- * CPU budget is spent it sets the job back to pending, which wakes a fresh invocation that
- * resumes at the checkpoint. Then it claims the next job, until none may start.
+ * the file, and stores its records in chunks: each chunk's rows, streamed into
+ * conveyor.sales_input by one COPY as they are read (staging_copy.ts), and the job's progress and
+ * checkpoint in one transaction, so a crash never stores a chunk twice or skips one. It stops at
+ * the next chunk when the job is cancelled (or was reaped and taken by another run), retries
+ * transient errors with backoff up to the attempts, and when its wall or CPU budget is spent it
+ * sets the job back to pending, which wakes a fresh invocation that resumes at the checkpoint.
+ * Then it claims the next job, until none may start.
  */
 import type { ImportConfig } from "../_shared/config.ts";
 import type { Sql } from "../_shared/db.ts";
@@ -18,6 +19,7 @@ import { JsonArrayReader } from "./json_array.ts";
 import { type ImportJob, importJobSchema } from "./job.ts";
 import { type ColumnPlan, mapCsvRow, mapObject, type MappedRow, planColumns } from "./record_mapping.ts";
 import { isTransientImportError, openSource, readWithTimeout, TransientSourceError } from "./source.ts";
+import { copyLine, type StagedRow, StagingChunk } from "./staging_copy.ts";
 
 export const workerName = "process-import";
 
@@ -72,11 +74,8 @@ interface Checkpoint {
   totalBytes: number | null;
 }
 
-interface StagedRow {
-  payload: string;
-  status: "received" | "rejected";
-  error: string | null;
-}
+/** The most bytes of the file parsed before their rows are sent to the chunk's COPY. */
+const maxPieceBytes = 64 * 1024;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -240,9 +239,13 @@ class JobRun {
     if (start.offset > 0 && !resumedByRange) {
       this.log("info", "the server sent the whole file; skipping the stored rows", { rows: start.row });
     }
-    let chunk: StagedRow[] = [];
+    // The chunk in flight (its rows already sent to the database), and the COPY lines of the
+    // piece of the file read last, sent before the next piece is read.
+    let chunk = new StagingChunk(this.sql);
+    let lines: string[] = [];
+    let pieceRows = 0;
+    let pieceAccepted = 0;
     let position = { offset: start.offset, line: start.line, row: start.row };
-    let accepted = 0;
     const handle = (item: FileItem): void => {
       if (this.job.format === "csv" && item.kind === "row" && state.columns === null) {
         state.columns = this.job.header ? item.fields : item.fields.map((_, i) => String(i + 1));
@@ -251,28 +254,42 @@ class JobRun {
       state.seen++;
       if (state.seen <= state.skip) return;
       const line = state.lineBase + item.line;
-      chunk.push(this.stage(item, line, state));
-      if (chunk[chunk.length - 1].status === "received") accepted++;
+      const staged = this.stage(item, line, state);
+      lines.push(copyLine(staged));
+      pieceRows++;
+      if (staged.status === "received") pieceAccepted++;
       position = { offset: source.startOffset + item.endOffset, line: state.lineBase + item.endLine, row: state.seen };
     };
+    const sendPiece = async () => {
+      const text = lines.join("");
+      const rows = pieceRows;
+      const accepted = pieceAccepted;
+      lines = [];
+      pieceRows = 0;
+      pieceAccepted = 0;
+      await chunk.write(text, rows, accepted);
+    };
     const commitChunk = async (final: boolean) => {
-      const rows = chunk;
-      const acceptedRows = accepted;
-      chunk = [];
-      accepted = 0;
+      const committing = chunk;
+      chunk = new StagingChunk(this.sql);
       const end = final ? { ...position, offset: Math.max(position.offset, state.bytes) } : position;
-      await this.commit(rows, acceptedRows, end, state.columns, state.acceptsRanges, state.totalBytes, final);
-      this.rowsThisRun += rows.length;
+      await this.commit(committing, end, state.columns, state.acceptsRanges, state.totalBytes, final);
+      this.rowsThisRun += committing.rows;
     };
     try {
       for (;;) {
         const { value, done } = await readWithTimeout(source.reader, this.options.readTimeoutMs);
         if (done) break;
         state.bytes += value.byteLength;
-        measuredCpu(() => {
-          for (const item of fileReader.push(value)) handle(item);
-        });
-        if (chunk.length >= this.options.chunkRows) {
+        // a bounded piece's rows in hand at a time, whatever size of pieces the server sends
+        for (let at = 0; at < value.byteLength; at += maxPieceBytes) {
+          const piece = value.subarray(at, at + maxPieceBytes);
+          measuredCpu(() => {
+            for (const item of fileReader.push(piece)) handle(item);
+          });
+          await sendPiece();
+        }
+        if (chunk.rows >= this.options.chunkRows) {
           await commitChunk(false);
           if (this.budget.spent()) {
             await this.handOver();
@@ -286,9 +303,12 @@ class JobRun {
         );
       }
       for (const item of await fileReader.end()) handle(item);
+      await sendPiece();
       await commitChunk(true);
       return "succeeded";
     } finally {
+      // a chunk cut short (an error, a cancel, the job taken away): nothing of it is stored
+      await chunk.abandon();
       fileReader.close();
       await source.reader.cancel().catch(() => {});
     }
@@ -328,43 +348,37 @@ class JobRun {
     };
   }
 
-  /** One transaction: the job's progress and checkpoint, and the chunk's staging rows. */
+  /** Commits the chunk's transaction: its staging rows (sent), with the job's progress and checkpoint. */
   private async commit(
-    rows: StagedRow[],
-    accepted: number,
+    chunk: StagingChunk,
     end: { offset: number; line: number; row: number },
     columns: string[] | null,
     acceptsRanges: boolean | null,
     totalBytes: number | null,
     final: boolean,
   ): Promise<void> {
-    const rejected = rows.length - accepted;
-    await this.sql.begin(async (tx) => {
+    const rows = chunk.rows;
+    const accepted = chunk.accepted;
+    const rejected = rows - accepted;
+    await chunk.commit(async (tx) => {
       const updated = await tx<{ id: string }[]>`
         update conveyor.import_jobs
            set bytes_read = ${end.offset},
                bytes_total = coalesce(${totalBytes}::bigint, bytes_total),
-               rows_read = rows_read + ${rows.length},
+               rows_read = rows_read + ${rows},
                rows_accepted = rows_accepted + ${accepted},
                rows_rejected = rows_rejected + ${rejected},
                checkpoint_offset = ${end.offset},
-               checkpoint_row = checkpoint_row + ${rows.length},
+               checkpoint_row = checkpoint_row + ${rows},
                checkpoint_line = ${end.line},
                columns = coalesce(columns, ${columns}::text[]),
                accepts_ranges = ${acceptsRanges}::boolean,
                heartbeat_at = clock_timestamp(),
                status = ${final ? "succeeded" : "running"}
          where id = ${this.job.id} and run_id = ${this.runId}::uuid and status = 'running'
-           and checkpoint_row + ${rows.length} = ${end.row}
+           and checkpoint_row + ${rows} = ${end.row}
         returning id`;
       if (updated.length === 0) throw new JobTakenAway("the job is no longer this run's");
-      if (rows.length > 0) {
-        await tx`
-          insert into conveyor.sales_input (payload, status, error)
-          select r.payload::json, r.status, r.error
-            from unnest(${rows.map((r) => r.payload)}::text[], ${rows.map((r) => r.status)}::text[],
-                        ${rows.map((r) => r.error)}::text[]) as r(payload, status, error)`;
-      }
     });
     this.committed = { ...this.committed, offset: end.offset, row: end.row, line: end.line, columns, acceptsRanges, totalBytes };
   }

@@ -43,14 +43,26 @@ export function planColumns(header: string[] | null, mapping: Mapping | null, co
   return plan;
 }
 
+/** Dotted paths split into their parts, once per path (a file has a few, each on every row). */
+const splitPaths = new Map<string, string[]>();
+
+function pathParts(path: string): string[] {
+  let parts = splitPaths.get(path);
+  if (!parts) {
+    parts = path.split(".");
+    if (splitPaths.size < 1000) splitPaths.set(path, parts);
+  }
+  return parts;
+}
+
 /** Sets a dotted path (`product.sku`) on a record, creating the nested objects. */
 function setPath(record: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split(".");
+  const parts = pathParts(path);
   let target = record;
-  for (const part of parts.slice(0, -1)) {
-    const next = target[part];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) target[part] = {};
-    target = target[part] as Record<string, unknown>;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = target[parts[i]];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) target[parts[i]] = {};
+    target = target[parts[i]] as Record<string, unknown>;
   }
   target[parts[parts.length - 1]] = value;
 }
@@ -63,9 +75,16 @@ export function decimalCommaNumber(text: string): string {
 /** Text PostgreSQL cannot hold (a NUL, a lone surrogate): such a row is rejected, not stored raw. */
 // deno-lint-ignore no-control-regex
 const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** A NUL or any surrogate: the cheap test, before the exact one above (most text has neither). */
+// deno-lint-ignore no-control-regex
+const nulOrSurrogate = /[\u0000\ud800-\udfff]/;
+
+function isUnstorable(text: string): boolean {
+  return nulOrSurrogate.test(text) && unstorable.test(text);
+}
 
 function findUnstorable(value: unknown, path: string): string | null {
-  if (typeof value === "string") return unstorable.test(value) ? path : null;
+  if (typeof value === "string") return isUnstorable(value) ? path : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findUnstorable(value[i], `${path}[${i}]`);
@@ -75,7 +94,7 @@ function findUnstorable(value: unknown, path: string): string | null {
   }
   if (typeof value === "object" && value !== null) {
     for (const [key, inner] of Object.entries(value)) {
-      if (unstorable.test(key)) return path ? `${path}.${key}` : key;
+      if (isUnstorable(key)) return path ? `${path}.${key}` : key;
       const found = findUnstorable(inner, path ? `${path}.${key}` : key);
       if (found) return found;
     }
