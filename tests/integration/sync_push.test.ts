@@ -454,3 +454,59 @@ Deno.test("a production role that may not turn the per-row checks off still push
     }
   });
 });
+
+Deno.test("values of every common type arrive exactly, in a small batch (one JSON document) and in a large one (COPY); a JSON null stays a JSON null", async () => {
+  const table = tag("types");
+  const json = `${table}_j`;
+  await withWorld(async (home, cloud) => {
+    await createSyncedTable(
+      home,
+      cloud,
+      table,
+      `id bigint primary key, label text, amount numeric(20, 6), ratio float8, at timestamptz, day date, raw bytea,
+       counts integer[], tags text[], ref uuid, flag boolean`,
+    );
+    await createSyncedTable(home, cloud, json, "id bigint primary key, doc jsonb");
+    return { tables: [table, json], definitions: [table, json] };
+  }, async (world) => {
+    const definitions = [pushOf(table, table), pushOf(json, json)];
+    const values = `(1, e'it''s a "quote", a \\\\ backslash,\\na newline and a\\ttab', 12345678901234.123456, 'Infinity', '2026-12-04 10:11:12.123456+02', '2026-02-28',
+                     '\\x00ff10', '{1,NULL,3}', '{"x y","z,w",NULL,""}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true),
+                    (2, '', -0.000001, 'NaN', '-infinity', '0001-01-01', '', '{}', '{}', null, false),
+                    (3, null, null, -0.0, null, null, null, null, null, null, null)`;
+    await world.home.unsafe(`insert into sync_test.${table} values ${values}`);
+    await world.home.unsafe(`insert into sync_test.${json} values (1, 'null'), (2, '{"a": [1, 2.50, null], "b": "é ✓"}'), (3, null)`);
+    const small = totals(succeeded(await world.push(definitions)));
+    assert.deepEqual([small[table], small[json]], [{ inserted: 3, updated: 0, deleted: 0 }, { inserted: 3, updated: 0, deleted: 0 }]);
+    await assertVerified(world, definitions);
+    await world.home.unsafe(
+      `insert into sync_test.${table} select g, 'row ' || g || e'\\t\\\\', g / 7.0, g * 0.1, now(), current_date, '\\xdead', array[g, g + 1], array['t' || g], gen_random_uuid(), g % 2 = 0
+         from generate_series(4, 2503) as g`,
+    );
+    assert.deepEqual(totals(succeeded(await world.push(definitions)))[table], { inserted: 2500, updated: 0, deleted: 0 });
+    await assertVerified(world, definitions);
+    const [sample] = await world.cloud.unsafe(`select label, counts::text, tags::text, ratio::text, raw::text from sync_test.${table} where id = 1`);
+    assert.deepEqual({ ...sample }, {
+      label: `it's a "quote", a \\ backslash,\na newline and a\ttab`,
+      counts: "{1,NULL,3}",
+      tags: '{"x y","z,w",NULL,""}',
+      ratio: "Infinity",
+      raw: "\\x00ff10",
+    });
+    const [nulls] = await world.cloud.unsafe(`select doc is not null as doc, doc = 'null'::jsonb as json_null from sync_test.${json} where id = 1`);
+    assert.deepEqual({ ...nulls }, { doc: true, json_null: true });
+  });
+});
+
+Deno.test("a json column (not jsonb) is refused before anything is written, naming it", async () => {
+  const table = tag("json");
+  await withWorld(async (home, cloud) => {
+    await createSyncedTable(home, cloud, table, "id bigint primary key, doc json");
+    return { tables: [table], definitions: [table] };
+  }, async (world) => {
+    await world.home.unsafe(`insert into sync_test.${table} values (1, '{}')`);
+    const run = await world.push([pushOf(table, table)]);
+    assert.equal(run.status, "failed");
+    assert.match(run.error!, new RegExp(`sync_test\\.${table}\\.doc is json, which cannot be compared: use jsonb`));
+  });
+});

@@ -140,7 +140,9 @@ function resumeSourceConnection(source: Readable): void {
  */
 // deno-lint-ignore no-explicit-any
 export async function copyOutStream(query: any): Promise<Readable> {
-  const readable: Readable = await query.readable();
+  const opening: Promise<Readable> = query.readable();
+  query.catch(() => {}); // a failure before the stream exists is `opening`'s
+  const readable = await opening;
   query.catch((error: Error) => readable.destroy(error));
   return readable;
 }
@@ -214,7 +216,7 @@ export async function writeCopyBatch(
   openSource: () => Promise<Readable>,
   options: {
     afterUpsert?: (stage: string) => Promise<void>;
-    /** Called once the source has been read to its end (its connection free for the next query). */
+    /** Called once the source has been read to its end (its connection free for the next query); maybe twice. */
     onSourceRead?: () => void;
   } = {},
 ): Promise<WriteCounts> {
@@ -224,15 +226,20 @@ export async function writeCopyBatch(
   // The stage's CREATE and the COPY go out together (pipelined): one wait for the COPY to open.
   sendBeforeStaging(tx, target, `create temp table ${stage} on commit drop as select ${columnList(target.columns)} from ${target.table} with no data`, sent);
   const copy = tx.sql.unsafe(`copy ${stage} (${columnList(target.columns)}) from stdin`);
+  const opening: Promise<Writable> = copy.writable();
+  copy.catch(() => {}); // a failure before the stream exists is `opening`'s
   let writable: Writable;
   try {
-    writable = await copy.writable();
+    writable = await opening;
   } finally {
     await inOrder(sent); // a failure before the COPY is the one to report
   }
   // The COPY failing (the server's error, the connection cut) does not end postgres.js's stream:
   // without this, the pipe would wait for ever on a stream nobody reads.
   copy.catch((error: Error) => writable.destroy(error));
+  // An error the stream meets after the pipe has given up on it (the server's FATAL after a cut
+  // connection's EPIPE) would otherwise be thrown as uncaught: the pipe has reported the first.
+  writable.on("error", () => {});
   sent.length = 0;
   let bytes = 0;
   // The rest goes out right behind the COPY's end (pipelined), not one round trip after it.
@@ -240,12 +247,14 @@ export async function writeCopyBatch(
   const sendRest = () => upsert ??= sendAfterStaging(tx, target, stage, false, commitsItself(tx, target, afterUpsert), sent);
   afterCopyEndSent(writable, sendRest);
   const source = await openSource();
+  source.on("error", () => {}); // likewise: the pipe reports the source's first error
+  // Read to its end: the source's connection may take its next query (it runs once the COPY's
+  // completion is in), one round trip before the pipe finishes (when production has acknowledged).
+  if (options.onSourceRead) source.once("end", options.onSourceRead);
   try {
     await pipeline(source, byteCounter((n) => bytes += n), writable);
   } finally {
-    // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off;
-    // an error the source meets later (its connection ended) is nobody's: the pipe has reported.
-    source.on("error", () => {});
+    // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
     resumeSourceConnection(source);
   }
   options.onSourceRead?.();
@@ -268,20 +277,39 @@ export async function writeRowsBatch(
   rows: readonly SyncRow[],
   afterUpsert?: (stage: string) => Promise<void>,
 ): Promise<WriteCounts> {
+  const document = JSON.stringify(rows.map((row, index) => ({ ...row, sync_stage_ordinal: index })));
+  return await writeJsonBatch(tx, target, document, { ordered: true, afterUpsert });
+}
+
+/**
+ * A small batch read as one JSON array of rows (`to_jsonb` of each, so every type comes back as
+ * it went): one round trip for the whole transaction, where a COPY waits for the link once more
+ * (for the COPY to open). Keys are unique in the document (one source snapshot).
+ */
+export async function writeDocumentBatch(tx: DestinationTransaction, target: DestinationTarget, document: string): Promise<WriteCounts> {
+  return await writeJsonBatch(tx, target, document, { ordered: false });
+}
+
+async function writeJsonBatch(
+  tx: DestinationTransaction,
+  target: DestinationTarget,
+  document: string,
+  options: { ordered: boolean; afterUpsert?: (stage: string) => Promise<void> },
+): Promise<WriteCounts> {
+  const { ordered, afterUpsert } = options;
   const stage = stageName();
   const sent: Promise<unknown>[] = [];
   sendBeforeStaging(
     tx,
     target,
     `create temp table ${stage} on commit drop as
-       select ${columnList(target.columns)}, 0::bigint as sync_stage_ordinal from ${target.table} with no data`,
+       select ${columnList(target.columns)}${ordered ? ", 0::bigint as sync_stage_ordinal" : ""} from ${target.table} with no data`,
     sent,
   );
-  const document = JSON.stringify(rows.map((row, index) => ({ ...row, sync_stage_ordinal: index })));
   sent.push(quietly(tx.sql.unsafe(
     `insert into ${stage} select * from pg_catalog.jsonb_populate_recordset(null::${stage}, ${quoteLiteral(document)}::jsonb)`,
   ).execute()));
-  const upsert = sendAfterStaging(tx, target, stage, true, commitsItself(tx, target, afterUpsert), sent);
+  const upsert = sendAfterStaging(tx, target, stage, ordered, commitsItself(tx, target, afterUpsert), sent);
   await inOrder(sent);
   const [counts] = await upsert;
   if (afterUpsert) await afterUpsert(stage);

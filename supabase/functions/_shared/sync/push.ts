@@ -24,7 +24,7 @@ import {
   tableKey,
 } from "./catalog.ts";
 import type { SyncDefinition, SyncRow } from "./definitions.ts";
-import { copyOutStream, settlesWithin, type TxSql, type WriteCounts, writeCopyBatch, writeRowsBatch } from "./destination.ts";
+import { copyOutStream, settlesWithin, type TxSql, type WriteCounts, writeCopyBatch, writeDocumentBatch, writeRowsBatch } from "./destination.ts";
 import { batchReferenceChecks, perRowChecksOff } from "./reference_checks.ts";
 import {
   columnList,
@@ -55,6 +55,11 @@ interface PushPlan {
   destinationKey: TypedColumn[];
   /** The foreign keys each batch checks set-based; null: the destination's per-row checks run. */
   referenceChecks: ForeignKey[] | null;
+  /**
+   * Whether small batches may travel as one JSON document: not with json or jsonb columns, whose
+   * JSON null would arrive as SQL NULL.
+   */
+  documentSafe: boolean;
   /**
    * Whether batches may overlap on the two production connections: not when the destination
    * references itself (a row's parent may be in the batch still applying, invisible to the next).
@@ -129,6 +134,12 @@ export async function planPush(
     destination: destinationShape,
     exact: !definition.transform && definition.source.columns === "*",
   });
+  // The upsert leaves unchanged rows alone by comparing them, and json (unlike jsonb) has no equality.
+  for (const column of destinationShape?.columns ?? []) {
+    if (written.includes(column.name) && /^json(\[\])*$/.test(column.type)) {
+      differences.push(`${definition.destination.schema}.${definition.destination.table}.${column.name} is ${column.type}, which cannot be compared: use jsonb`);
+    }
+  }
   if (differences.length > 0) throw new SyncDriftError(definition.name, differences);
   const destinationKey = definition.destination.conflictColumns.map((name) => ({
     name,
@@ -146,6 +157,7 @@ export async function planPush(
     referenceChecks: destinations?.mayCheckReferencesPerBatch
       ? batchReferenceChecks(destinationShape!, written, definition.destination.conflictColumns)
       : null,
+    documentSafe: !columns.some((c) => /^jsonb?(\[\])*$/.test(c.type)),
     overlapBatches: !destinationShape!.foreignKeys.some((key) =>
       key.references.schema === definition.destination.schema && key.references.table === definition.destination.table
     ),
@@ -206,6 +218,49 @@ async function nextBatchBounds(options: {
   return { rows: row.rows, last: row.last, lastBelow: row.last_below };
 }
 
+/**
+ * Every batch of a stream past `after`, from one query: one sort of the rows left, instead of one
+ * top-N sort of them per batch (a million rows in batches of 50,000: one sort, not twenty). The
+ * stream is ordered by (tracking, key), so the rows below the watermark come first, and a batch's
+ * last position below it is its last row's, or the stream's last row below the watermark when
+ * that falls inside the batch.
+ */
+async function planBatches(options: {
+  reader: TxSql;
+  from: string;
+  tracking: string;
+  key: readonly TypedColumn[];
+  after: StreamPosition | null;
+  watermark: string;
+  batchRows: number;
+}): Promise<BatchBounds[]> {
+  const { reader, from, tracking, key, after, watermark, batchRows } = options;
+  const keyColumns = [tracking, ...key.map((k) => k.name)];
+  const below = `x.${quoteIdent(tracking)} < ${quoteLiteral(watermark)}::pg_catalog.xid8`;
+  const rows: { n: string; position: StreamPosition; below: boolean; boundary: boolean }[] = await reader.unsafe(
+    `with s as materialized (
+       select ${columnList(keyColumns, "s")}, row_number() over (order by ${streamOrder(tracking, key)}) as n
+         from ${from} as s
+        where ${positionPredicate(tracking, key, after, ">")}
+     )
+     select x.n::text as n, ${positionJson(tracking, key, "x")} as position, ${below} as below, true as boundary
+       from s as x where x.n % ${batchRows} = 0 or x.n = (select max(n) from s)
+     union all
+     (select x.n::text, ${positionJson(tracking, key, "x")}, true, false
+        from s as x where ${below} order by x.n desc limit 1)`,
+  );
+  const lastBelow = rows.find((r) => !r.boundary);
+  const boundaries = rows.filter((r) => r.boundary).sort((a, b) => Number(a.n) - Number(b.n));
+  let previous = 0;
+  return boundaries.map((r) => {
+    const n = Number(r.n);
+    const inside = lastBelow && Number(lastBelow.n) > previous && Number(lastBelow.n) <= n;
+    const bounds = { rows: n - previous, last: r.position, lastBelow: r.below ? r.position : inside ? lastBelow.position : null };
+    previous = n;
+    return bounds;
+  });
+}
+
 /** The rows of the stream in (after, upTo], as text values, for a transform. */
 async function readRowsAsText(reader: TxSql, plan: PushPlan, after: StreamPosition | null, upTo: StreamPosition): Promise<SyncRow[]> {
   const selected = plan.columns.map((c) => `s.${quoteIdent(c.name)}::text as ${quoteIdent(c.name)}`).join(", ");
@@ -215,6 +270,20 @@ async function readRowsAsText(reader: TxSql, plan: PushPlan, after: StreamPositi
       order by ${streamOrder(plan.tracking, plan.key)}`,
   );
 }
+
+/** The rows of the stream in (after, upTo] as one JSON array (`to_jsonb` of each row's moved columns). */
+async function readRowsAsDocument(reader: TxSql, plan: PushPlan, after: StreamPosition | null, upTo: StreamPosition): Promise<string> {
+  const [row] = await reader.unsafe(
+    `select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r)), '[]')::text as document from (
+       select ${columnList(plan.columns.map((c) => c.name), "s")} from ${qualified(plan.source.schema, plan.source.table)} as s
+        where ${positionPredicate(plan.tracking, plan.key, after, ">")} and ${positionPredicate(plan.tracking, plan.key, upTo, "<=")}
+     ) as r`,
+  );
+  return row.document;
+}
+
+/** Batches of at most this many rows go as one JSON document (one round trip) instead of a COPY (two). */
+const documentBatchRows = 1000;
 
 function copyOutStatement(plan: PushPlan, after: StreamPosition | null, upTo: StreamPosition): string {
   return `copy (select ${columnList(plan.columns.map((c) => c.name), "s")} from ${qualified(plan.source.schema, plan.source.table)} as s
@@ -285,29 +354,29 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
   };
   let inFlight: BatchInFlight | undefined;
   let after = control.full ? null : await loadCursor(home, name, "rows");
+  let batches: BatchBounds[];
   try {
-    for (let batch = 1;; batch++) {
+    batches = await planBatches({
+      reader,
+      from: qualified(plan.source.schema, plan.source.table),
+      tracking: plan.tracking,
+      key: plan.key,
+      after,
+      watermark,
+      batchRows: control.batchRows,
+    });
+  } catch (error) {
+    throw new SyncBatchError(name, "rows", 1, after, error);
+  }
+  try {
+    for (const [index, bounds] of batches.entries()) {
+      const batch = index + 1;
       if (control.shouldStop()) {
         if (inFlight) await settle(inFlight);
         return false;
       }
-      let bounds: BatchBounds;
-      try {
-        bounds = await nextBatchBounds({
-          reader,
-          from: qualified(plan.source.schema, plan.source.table),
-          tracking: plan.tracking,
-          key: plan.key,
-          after,
-          watermark,
-          batchRows: control.batchRows,
-        });
-      } catch (error) {
-        throw new SyncBatchError(name, "rows", batch, after, error);
-      }
-      if (bounds.rows === 0 || !bounds.last) break;
       const from = after;
-      const upTo = bounds.last;
+      const upTo = bounds.last!;
       let readerFree!: () => void;
       const sourceRead = new Promise<void>((resolve) => readerFree = resolve);
       const written: Promise<WriteCounts> = control.inDestination(async (tx) => {
@@ -316,6 +385,11 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
           readerFree();
           if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
           return await writeRowsBatch(tx, target, rows);
+        }
+        if (bounds.rows <= documentBatchRows && plan.documentSafe) {
+          const document = await readRowsAsDocument(reader, plan, from, upTo);
+          readerFree();
+          return await writeDocumentBatch(tx, target, document);
         }
         return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
       });
@@ -332,7 +406,6 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
         inFlight = undefined;
       }
       after = upTo;
-      if (bounds.rows < control.batchRows) break;
     }
     if (inFlight) {
       const last = inFlight;
