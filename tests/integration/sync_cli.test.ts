@@ -13,26 +13,25 @@ import { rowsPastCursor } from "../../supabase/functions/_shared/sync/status.ts"
 import { expectedRows, rowsReadOf, syncProgressView } from "../../lib/sync_progress.ts";
 import { formatCount } from "../../lib/progress_bar.ts";
 import { endClient } from "../support/connections.ts";
-import { cloudClient, createSyncedTable, dropSyncedTables, env, homeClient, pushOf, shopsHomeHasIntoProduction, tag } from "../support/sync_tables.ts";
+import {
+  cloudClient,
+  createSyncedTable,
+  dropSyncedTables,
+  env,
+  homeClient,
+  pushOf,
+  runSyncCli,
+  shopsHomeHasIntoProduction,
+  syncCliArgs,
+  tag,
+} from "../support/sync_tables.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const cliEnv = { DB_URL: env.DB_URL, CONVEYOR_PRODUCTION_DB_URL: env.CLOUD_POOLER_URL, NO_COLOR: "1" };
-const syncArgs = (args: string[]) => ["run", "-A", `--config=${root}deno.json`, `${root}scripts/sync.ts`, ...args];
+const syncArgs = syncCliArgs;
 
 /** `deno task sync ...` with its output piped (no terminal). */
-async function syncCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: syncArgs(args),
-    cwd: root,
-    env: cliEnv,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+const syncCli = (...args: string[]) => runSyncCli(env.CLOUD_POOLER_URL, args);
 
 const shellQuote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 

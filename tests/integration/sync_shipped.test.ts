@@ -8,22 +8,10 @@ import assert from "node:assert/strict";
 import { syncDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { runSync } from "../../supabase/functions/_shared/sync/run.ts";
 import { endClient } from "../support/connections.ts";
-import { cloudClient, env, homeClient, shopsHomeHasIntoProduction, tag } from "../support/sync_tables.ts";
+import { cloudClient, env, homeClient, runSyncCli, shopsHomeHasIntoProduction, tag } from "../support/sync_tables.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
-async function syncCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${root}deno.json`, `${root}scripts/sync.ts`, ...args],
-    cwd: root,
-    env: { DB_URL: env.DB_URL, CONVEYOR_PRODUCTION_DB_URL: env.CLOUD_DB_URL, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+/** `deno task sync ...` with its output piped (no terminal). */
+const syncCli = (...args: string[]) => runSyncCli(env.CLOUD_DB_URL, args);
 
 Deno.test("pull of shops: new and changed shops arrive from production, a shop production no longer has is deleted", async () => {
   const home = homeClient();

@@ -80,3 +80,25 @@ export async function shopsHomeHasIntoProduction(home: Sql, cloud: Sql): Promise
     on conflict (code) do update set name = excluded.name, city = excluded.city, timezone = excluded.timezone,
                                      active = excluded.active, updated_at = excluded.updated_at`;
 }
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** The arguments of `deno task sync ...` run by the test's own Deno. */
+export function syncCliArgs(args: string[]): string[] {
+  return ["run", "-A", `--config=${root}deno.json`, `${root}scripts/sync.ts`, ...args];
+}
+
+/** `deno task sync ...` with its output piped (no terminal), against `productionUrl`. */
+export async function runSyncCli(productionUrl: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: syncCliArgs(args),
+    cwd: root,
+    env: { DB_URL: env.DB_URL, CONVEYOR_PRODUCTION_DB_URL: productionUrl, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}

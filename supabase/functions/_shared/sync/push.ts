@@ -190,34 +190,6 @@ function positionJson(tracking: string, key: readonly TypedColumn[], alias: stri
   return `pg_catalog.jsonb_build_object('syncXid', ${alias}.${quoteIdent(tracking)}::text, 'key', pg_catalog.jsonb_build_object(${keyObject}))`;
 }
 
-/** The next batch of a stream: how many rows, its last position, and its last position below the watermark. */
-async function nextBatchBounds(options: {
-  reader: TxSql;
-  from: string;
-  tracking: string;
-  key: readonly TypedColumn[];
-  after: StreamPosition | null;
-  watermark: string;
-  batchRows: number;
-  extraWhere?: string;
-}): Promise<BatchBounds> {
-  const { reader, from, tracking, key, after, watermark, batchRows, extraWhere } = options;
-  const keyColumns = [tracking, ...key.map((k) => k.name)];
-  const text = `with b as (
-      select ${columnList(keyColumns, "s")} from ${from} as s
-       where ${positionPredicate(tracking, key, after, ">")} ${extraWhere ? `and ${extraWhere}` : ""}
-       order by ${streamOrder(tracking, key)}
-       limit ${batchRows}
-    )
-    select (select count(*) from b)::int as rows,
-           (select ${positionJson(tracking, key, "x")} from b as x order by ${streamOrder(tracking, key, "x", true)} limit 1) as last,
-           (select ${positionJson(tracking, key, "x")} from b as x
-             where x.${quoteIdent(tracking)} < ${quoteLiteral(watermark)}::pg_catalog.xid8
-             order by ${streamOrder(tracking, key, "x", true)} limit 1) as last_below`;
-  const [row] = await reader.unsafe(text);
-  return { rows: row.rows, last: row.last, lastBelow: row.last_below };
-}
-
 /**
  * Every batch of a stream past `after`, from one query: one sort of the rows left, instead of one
  * top-N sort of them per batch (a million rows in batches of 50,000: one sort, not twenty). The
@@ -233,15 +205,17 @@ async function planBatches(options: {
   after: StreamPosition | null;
   watermark: string;
   batchRows: number;
+  /** A further condition on the source's rows (alias `s`). */
+  extraWhere?: string;
 }): Promise<BatchBounds[]> {
-  const { reader, from, tracking, key, after, watermark, batchRows } = options;
+  const { reader, from, tracking, key, after, watermark, batchRows, extraWhere } = options;
   const keyColumns = [tracking, ...key.map((k) => k.name)];
   const below = `x.${quoteIdent(tracking)} < ${quoteLiteral(watermark)}::pg_catalog.xid8`;
   const rows: { n: string; position: StreamPosition; below: boolean; boundary: boolean }[] = await reader.unsafe(
     `with s as materialized (
        select ${columnList(keyColumns, "s")}, row_number() over (order by ${streamOrder(tracking, key)}) as n
          from ${from} as s
-        where ${positionPredicate(tracking, key, after, ">")}
+        where ${positionPredicate(tracking, key, after, ">")} ${extraWhere ? `and ${extraWhere}` : ""}
      )
      select x.n::text as n, ${positionJson(tracking, key, "x")} as position, ${below} as below, true as boundary
        from s as x where x.n % ${batchRows} = 0 or x.n = (select max(n) from s)
@@ -429,21 +403,26 @@ async function pushDeletes(context: PushContext, reader: TxSql, watermark: strin
   const tableName = `${plan.source.schema}.${plan.source.table}`;
   const alive = plan.key.map((k) => `s.${quoteIdent(k.name)} = r.${quoteIdent(k.name)}`).join(" and ");
   let after = control.full ? null : await loadCursor(home, name, "tombstones");
-  for (let batch = 1;; batch++) {
+  let batches: BatchBounds[];
+  try {
+    batches = await planBatches({
+      reader,
+      from: "conveyor.sync_tombstones",
+      tracking: "sync_xid",
+      key: tombstoneKey,
+      after,
+      watermark,
+      batchRows: control.batchRows,
+      extraWhere: `s.table_name = ${quoteLiteral(tableName)}`,
+    });
+  } catch (error) {
+    throw new SyncBatchError(name, "tombstones", 1, after, error);
+  }
+  const where = `t.table_name = ${quoteLiteral(tableName)}`;
+  for (const [index, bounds] of batches.entries()) {
+    const batch = index + 1;
     if (control.shouldStop()) return false;
     try {
-      const where = `t.table_name = ${quoteLiteral(tableName)}`;
-      const bounds = await nextBatchBounds({
-        reader,
-        from: "conveyor.sync_tombstones",
-        tracking: "sync_xid",
-        key: tombstoneKey,
-        after,
-        watermark,
-        batchRows: control.batchRows,
-        extraWhere: `s.table_name = ${quoteLiteral(tableName)}`,
-      });
-      if (bounds.rows === 0 || !bounds.last) return true;
       // The old rows in the source's types, then as text: the same form the rows' path gives a transform.
       const source = qualified(plan.source.schema, plan.source.table);
       const tombstones: SyncRow[] = await reader.unsafe(
@@ -451,7 +430,7 @@ async function pushDeletes(context: PushContext, reader: TxSql, watermark: strin
            from conveyor.sync_tombstones as t
            cross join lateral pg_catalog.jsonb_populate_record(null::${source}, t.old_row) as r
           where ${where} and ${positionPredicate("sync_xid", tombstoneKey, after, ">", "t")}
-            and ${positionPredicate("sync_xid", tombstoneKey, bounds.last, "<=", "t")}
+            and ${positionPredicate("sync_xid", tombstoneKey, bounds.last!, "<=", "t")}
             and not exists (select from ${source} as s where ${alive})`,
       );
       const keys: SyncRow[] = [];
@@ -476,11 +455,11 @@ async function pushDeletes(context: PushContext, reader: TxSql, watermark: strin
       tally.rowsRead += bounds.rows;
       after = bounds.last;
       await control.afterBatch(name);
-      if (bounds.rows < control.batchRows) return true;
     } catch (error) {
       throw error instanceof SyncBatchError ? error : new SyncBatchError(name, "tombstones", batch, after, error);
     }
   }
+  return true;
 }
 
 /**
