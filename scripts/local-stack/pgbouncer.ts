@@ -56,6 +56,8 @@ function iniFor(options: Required<Omit<PgBouncerOptions, "port">>, port: number,
     "min_pool_size = 0",
     "reserve_pool_size = 0",
     `max_client_conn = ${options.maxClientConnections}`,
+    // After the database was down, log in again within a second (default 15 s).
+    "server_login_retry = 1",
     `pidfile = ${dir}/pgbouncer.pid`,
     `logfile = ${dir}/pgbouncer.log`,
     // postgres.js sends these at start-up; pgbouncer would refuse a parameter it does not track
