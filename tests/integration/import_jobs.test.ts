@@ -52,6 +52,20 @@ async function stagedRows(sql: Sql, jobId: string) {
      order by (payload -> '_import' ->> 'line')::int`;
 }
 
+/** Serves `text` on loopback, imports it as one job of `format` that must succeed, and returns its staged rows. */
+async function importedRows(sql: Sql, text: string, format: string) {
+  const served = serveBytes(new TextEncoder().encode(text));
+  try {
+    const id = await createJob(sql, { shop: "moba", source_url: served.url, format });
+    await runUntilFinished(sql, id, testImportOptions());
+    const job = await jobRow(sql, id);
+    assert.equal(job.status, "succeeded", `${format}: ${job.last_error}`);
+    return { id, rows: await stagedRows(sql, id) };
+  } finally {
+    await served.close();
+  }
+}
+
 function sample(tag: string, count: number) {
   return generateSales({ count, runId: tag, shops: ["moba"], badShare: 0, replayShare: 0, correctionShare: 0 });
 }
@@ -204,25 +218,16 @@ Deno.test("backslashes, tabs, quotes and line breaks in a file are staged exactl
       parseError = (error as Error).message;
     }
     for (const [format, text] of [["csv", csv], ["ndjson", ndjson]] as const) {
-      const served = serveBytes(new TextEncoder().encode(text));
-      try {
-        const id = await createJob(sql, { shop: "moba", source_url: served.url, format });
-        await runUntilFinished(sql, id, testImportOptions());
-        const job = await jobRow(sql, id);
-        assert.equal(job.status, "succeeded", `${format}: ${job.last_error}`);
-        const rows = await stagedRows(sql, id);
-        if (format === "csv") {
-          assert.deepEqual(rows.map((r) => (r.payload.product as Record<string, unknown> | undefined)?.name), [...names, undefined]);
-          const bad = rows[rows.length - 1];
-          assert.equal(bad.status, "rejected");
-          assert.equal((bad.payload._import as Record<string, unknown>).raw, JSON.stringify([`${tag}-bad`, "\t\\x"]));
-        } else {
-          assert.deepEqual(rows[0].payload.product, { name: "a\tb\\c\nd" });
-          assert.equal(rows[1].error, `import job ${id}, line 2: not JSON: ${parseError}`);
-          assert.equal((rows[1].payload._import as Record<string, unknown>).raw, badLine);
-        }
-      } finally {
-        await served.close();
+      const { id, rows } = await importedRows(sql, text, format);
+      if (format === "csv") {
+        assert.deepEqual(rows.map((r) => (r.payload.product as Record<string, unknown> | undefined)?.name), [...names, undefined]);
+        const bad = rows[rows.length - 1];
+        assert.equal(bad.status, "rejected");
+        assert.equal((bad.payload._import as Record<string, unknown>).raw, JSON.stringify([`${tag}-bad`, "\t\\x"]));
+      } else {
+        assert.deepEqual(rows[0].payload.product, { name: "a\tb\\c\nd" });
+        assert.equal(rows[1].error, `import job ${id}, line 2: not JSON: ${parseError}`);
+        assert.equal((rows[1].payload._import as Record<string, unknown>).raw, badLine);
       }
     }
   });
@@ -235,18 +240,9 @@ Deno.test("NDJSON and JSON-array files import their objects, bad ones rejected w
     const ndjson = records.map((r) => JSON.stringify(r)).join("\n") + "\nnot json\n[1]\n";
     const json = "[\n" + records.map((r) => "  " + JSON.stringify({ ...r, external_id: `${r.external_id}-a` })).join(",\n") + ",\n  {\"broken\": }\n]\n";
     for (const [format, text, rejectedLines] of [["ndjson", ndjson, [4, 5]], ["json", json, [5]]] as const) {
-      const served = serveBytes(new TextEncoder().encode(text));
-      try {
-        const id = await createJob(sql, { shop: "moba", source_url: served.url, format });
-        await runUntilFinished(sql, id, testImportOptions());
-        const job = await jobRow(sql, id);
-        assert.equal(job.status, "succeeded", `${format}: ${job.last_error}`);
-        const rows = await stagedRows(sql, id);
-        assert.deepEqual(rows.filter((r) => r.status === "rejected").map((r) => r.line), rejectedLines, format);
-        assert.equal(rows.filter((r) => r.status === "received").length, 3, format);
-      } finally {
-        await served.close();
-      }
+      const { rows } = await importedRows(sql, text, format);
+      assert.deepEqual(rows.filter((r) => r.status === "rejected").map((r) => r.line), rejectedLines, format);
+      assert.equal(rows.filter((r) => r.status === "received").length, 3, format);
     }
   });
 });

@@ -9,7 +9,7 @@ import {
   sendBatches,
   waitUntilDrained,
 } from "../../lib/sales_client.ts";
-import { endClient, withClient, withReserved } from "../support/connections.ts";
+import { endClient, withClient } from "../support/connections.ts";
 import { database, env, prepareShops, saleRecord, uniqueTag } from "../support/pipeline.ts";
 
 const target = { apiUrl: env.API_URL, serviceRoleKey: env.SERVICE_ROLE_KEY };

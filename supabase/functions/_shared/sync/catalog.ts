@@ -59,44 +59,42 @@ export async function describeTables(
   const shapes = new Map<string, TableShape>();
   if (tables.length === 0) return shapes;
   const wanted = tables.map((t) => `(${quoteLiteral(t.schema)}, ${quoteLiteral(t.table)})`).join(", ");
+  // The names of a key's columns, in the key's order, as a JSON array.
+  const names = (relation: string, key: string) =>
+    `(select jsonb_agg(x.attname::text order by o.n)
+        from unnest(${key}::int2[]) with ordinality as o(attnum, n)
+        join pg_catalog.pg_attribute as x on x.attrelid = ${relation} and x.attnum = o.attnum)`;
   const answer = await sql.unsafe(
-    `${before ? `${before}; ` : ""}select n.nspname::text as schema, c.relname::text as table,
-            a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
-            a.attnotnull as not_null, (a.atthasdef or a.attidentity <> '') as has_default,
-            (select coalesce(jsonb_agg(k.columns), '[]'::jsonb) from (
-               select jsonb_agg(ka.attname::text order by ord.n) as columns
+    `${before ? `${before}; ` : ""}with t as (
+       select c.oid, n.nspname::text as schema, c.relname::text as table,
+              (select coalesce(jsonb_agg(${names("i.indrelid", "i.indkey")}), '[]'::jsonb)
                  from pg_catalog.pg_index as i
-                 cross join lateral unnest(i.indkey::int2[]) with ordinality as ord(attnum, n)
-                 join pg_catalog.pg_attribute as ka on ka.attrelid = i.indrelid and ka.attnum = ord.attnum
-                where i.indrelid = c.oid and i.indisunique and i.indpred is null
-                group by i.indexrelid) as k) as unique_keys,
-            (select coalesce(jsonb_agg(jsonb_build_object(
-                      'name', f.conname::text,
-                      'columns', (select jsonb_agg(fa.attname::text order by o.n)
-                                    from unnest(f.conkey::int2[]) with ordinality as o(attnum, n)
-                                    join pg_catalog.pg_attribute as fa on fa.attrelid = f.conrelid and fa.attnum = o.attnum),
-                      'references', jsonb_build_object(
-                        'schema', rn.nspname::text, 'table', rc.relname::text,
-                        'columns', (select jsonb_agg(ra.attname::text order by o.n)
-                                      from unnest(f.confkey::int2[]) with ordinality as o(attnum, n)
-                                      join pg_catalog.pg_attribute as ra on ra.attrelid = f.confrelid and ra.attnum = o.attnum))
-                    ) order by f.conname), '[]'::jsonb)
-               from pg_catalog.pg_constraint as f
-               join pg_catalog.pg_class as rc on rc.oid = f.confrelid
-               join pg_catalog.pg_namespace as rn on rn.oid = rc.relnamespace
-              where f.conrelid = c.oid and f.contype = 'f') as foreign_keys,
-            (select coalesce(jsonb_agg((select jsonb_agg(ra.attname::text order by o.n)
-                                          from unnest(f.confkey::int2[]) with ordinality as o(attnum, n)
-                                          join pg_catalog.pg_attribute as ra on ra.attrelid = f.confrelid and ra.attnum = o.attnum)), '[]'::jsonb)
-               from pg_catalog.pg_constraint as f
-              where f.confrelid = c.oid and f.contype = 'f') as referenced_keys,
-            (c.relhasrules or exists (select from pg_catalog.pg_trigger as t
-                                        where t.tgrelid = c.oid and not t.tgisinternal and t.tgenabled <> 'D')) as has_triggers_or_rules
-       from pg_catalog.pg_class as c
-       join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-       join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-      where (n.nspname::text, c.relname::text) in (values ${wanted}) and c.relkind in ('r', 'p')
-      order by n.nspname, c.relname, a.attnum`,
+                where i.indrelid = c.oid and i.indisunique and i.indpred is null) as unique_keys,
+              (select coalesce(jsonb_agg(jsonb_build_object(
+                        'name', f.conname::text,
+                        'columns', ${names("f.conrelid", "f.conkey")},
+                        'references', jsonb_build_object(
+                          'schema', rn.nspname::text, 'table', rc.relname::text, 'columns', ${names("f.confrelid", "f.confkey")})
+                      ) order by f.conname), '[]'::jsonb)
+                 from pg_catalog.pg_constraint as f
+                 join pg_catalog.pg_class as rc on rc.oid = f.confrelid
+                 join pg_catalog.pg_namespace as rn on rn.oid = rc.relnamespace
+                where f.conrelid = c.oid and f.contype = 'f') as foreign_keys,
+              (select coalesce(jsonb_agg(${names("f.confrelid", "f.confkey")}), '[]'::jsonb)
+                 from pg_catalog.pg_constraint as f
+                where f.confrelid = c.oid and f.contype = 'f') as referenced_keys,
+              (c.relhasrules or exists (select from pg_catalog.pg_trigger as tg
+                                          where tg.tgrelid = c.oid and not tg.tgisinternal and tg.tgenabled <> 'D')) as has_triggers_or_rules
+         from pg_catalog.pg_class as c
+         join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+        where (n.nspname::text, c.relname::text) in (values ${wanted}) and c.relkind in ('r', 'p')
+     )
+     select t.schema, t.table, a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
+            a.attnotnull as not_null, (a.atthasdef or a.attidentity <> '') as has_default,
+            t.unique_keys, t.foreign_keys, t.referenced_keys, t.has_triggers_or_rules
+       from t
+       join pg_catalog.pg_attribute as a on a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped
+      order by t.schema, t.table, a.attnum`,
   );
   const rows = (before ? answer[answer.length - 1] : answer) as {
     schema: string;
