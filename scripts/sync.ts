@@ -17,7 +17,7 @@ import { z } from "zod";
 import { commandLine, parseCommandLine } from "./command_line.ts";
 import { stackEnvFile } from "./local-stack/settings.ts";
 import { selectDefinitions, type SyncDefinition, syncDefinitions } from "../supabase/functions/_shared/sync/definitions.ts";
-import { runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync/run.ts";
+import { defaultBatchRows, runSync, type SyncRunSummary } from "../supabase/functions/_shared/sync/run.ts";
 import { connectProduction } from "../supabase/functions/_shared/sync/production_database.ts";
 import { verifyDefinitions } from "../supabase/functions/_shared/sync/verify.ts";
 import { syncStatus } from "../supabase/functions/_shared/sync/status.ts";
@@ -28,7 +28,7 @@ const program = commandLine("sync", "Push the final tables to the production pro
   .option("--table <names>", "only these definitions (comma-separated), e.g. products,operations")
   .option("--dry-run", "report the rows to insert, update and delete per table; write nothing", false)
   .option("--full", "read from the start instead of the cursors (unchanged rows stay unwritten)", false)
-  .option("--batch-rows <n>", "rows per production transaction", "50000")
+  .option("--batch-rows <n>", "rows per production transaction", String(defaultBatchRows))
   .option("--json", "print one JSON object instead of the table", false);
 
 const optionsSchema = z.object({

@@ -6,6 +6,7 @@
  * end of everything behind it: reference check, upsert, COMMIT), not once per statement. Nothing
  * here keeps session state beyond the transaction, so it works through a transaction-mode pooler.
  */
+import { Buffer } from "node:buffer";
 import { Transform } from "node:stream";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -167,11 +168,33 @@ function stageName(): string {
   return `sync_stage_${stages}`;
 }
 
-function byteCounter(onBytes: (n: number) => void): Transform {
+/** Bytes a piece of COPY data written to production holds, about. */
+const copyPieceBytes = 64 * 1024;
+
+/**
+ * Counts the COPY's bytes and joins its chunks into pieces of about `copyPieceBytes`: postgres.js
+ * reads a COPY out as one chunk a row, and writes each chunk it is given as a CopyData message of
+ * its own with a socket write of its own (a million for a million rows, each through the proxy
+ * and the pooler too). Joined, a piece is one message and one write.
+ */
+function copyPieces(onBytes: (n: number) => void): Transform {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const piece = () => {
+    const joined = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return joined;
+  };
   return new Transform({
     transform(chunk: Uint8Array, _encoding, callback) {
       onBytes(chunk.length);
-      callback(null, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      callback(null, pendingBytes >= copyPieceBytes ? piece() : undefined);
+    },
+    flush(callback) {
+      callback(null, pendingBytes > 0 ? piece() : undefined);
     },
   });
 }
@@ -252,7 +275,7 @@ export async function writeCopyBatch(
   // completion is in), one round trip before the pipe finishes (when production has acknowledged).
   if (options.onSourceRead) source.once("end", options.onSourceRead);
   try {
-    await pipeline(source, byteCounter((n) => bytes += n), writable);
+    await pipeline(source, copyPieces((n) => bytes += n), writable);
   } finally {
     // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
     resumeSourceConnection(source);

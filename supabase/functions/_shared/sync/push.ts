@@ -192,10 +192,12 @@ function positionJson(tracking: string, key: readonly TypedColumn[], alias: stri
 
 /**
  * Every batch of a stream past `after`, from one query: one sort of the rows left, instead of one
- * top-N sort of them per batch (a million rows in batches of 50,000: one sort, not twenty). The
+ * top-N sort of them per batch (a million rows in batches of 100,000: one sort, not ten). The
  * stream is ordered by (tracking, key), so the rows below the watermark come first, and a batch's
  * last position below it is its last row's, or the stream's last row below the watermark when
- * that falls inside the batch.
+ * that falls inside the batch. One pass over the sorted rows finds all of them: a row ends a batch
+ * when its number is a multiple of the batch size or no row follows it, and it is the last below
+ * the watermark when the row after it is not below it.
  */
 async function planBatches(options: {
   reader: TxSql;
@@ -210,20 +212,22 @@ async function planBatches(options: {
 }): Promise<BatchBounds[]> {
   const { reader, from, tracking, key, after, watermark, batchRows, extraWhere } = options;
   const keyColumns = [tracking, ...key.map((k) => k.name)];
-  const below = `x.${quoteIdent(tracking)} < ${quoteLiteral(watermark)}::pg_catalog.xid8`;
-  const rows: { n: string; position: StreamPosition; below: boolean; boundary: boolean }[] = await reader.unsafe(
-    `with s as materialized (
-       select ${columnList(keyColumns, "s")}, row_number() over (order by ${streamOrder(tracking, key)}) as n
-         from ${from} as s
-        where ${positionPredicate(tracking, key, after, ">")} ${extraWhere ? `and ${extraWhere}` : ""}
-     )
-     select x.n::text as n, ${positionJson(tracking, key, "x")} as position, ${below} as below, true as boundary
-       from s as x where x.n % ${batchRows} = 0 or x.n = (select max(n) from s)
-     union all
-     (select x.n::text, ${positionJson(tracking, key, "x")}, true, false
-        from s as x where ${below} order by x.n desc limit 1)`,
+  const trackingColumn = quoteIdent(tracking);
+  const belowWatermark = (value: string) => `${value} < ${quoteLiteral(watermark)}::pg_catalog.xid8`;
+  const rows: { n: string; position: StreamPosition; below: boolean; boundary: boolean; last_below: boolean }[] = await reader.unsafe(
+    `select x.n::text as n, ${positionJson(tracking, key, "x")} as position, ${belowWatermark(`x.${trackingColumn}`)} as below,
+            (x.n % ${batchRows} = 0 or x.next_tracking is null) as boundary,
+            (${belowWatermark(`x.${trackingColumn}`)} and (x.next_tracking is null or not ${belowWatermark("x.next_tracking")})) as last_below
+       from (
+         select ${columnList(keyColumns, "s")}, row_number() over w as n, pg_catalog.lead(s.${trackingColumn}) over w as next_tracking
+           from ${from} as s
+          where ${positionPredicate(tracking, key, after, ">")} ${extraWhere ? `and ${extraWhere}` : ""}
+         window w as (order by ${streamOrder(tracking, key)})
+       ) as x
+      where x.n % ${batchRows} = 0 or x.next_tracking is null
+         or (${belowWatermark(`x.${trackingColumn}`)} and not ${belowWatermark("x.next_tracking")})`,
   );
-  const lastBelow = rows.find((r) => !r.boundary);
+  const lastBelow = rows.find((r) => r.last_below);
   const boundaries = rows.filter((r) => r.boundary).sort((a, b) => Number(a.n) - Number(b.n));
   let previous = 0;
   return boundaries.map((r) => {

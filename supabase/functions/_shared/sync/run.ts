@@ -44,7 +44,7 @@ export interface SyncRunSummary {
   tables: DefinitionTally[];
 }
 
-export const defaultBatchRows = 50_000;
+export const defaultBatchRows = 100_000;
 const defaultLeaseSeconds = 60;
 
 class DryRunRollback extends Error {}
