@@ -60,11 +60,12 @@ interface PushPlan {
    * JSON null would arrive as SQL NULL.
    */
   documentSafe: boolean;
-  /**
-   * Whether batches may overlap on the two production connections: not when the destination
-   * references itself (a row's parent may be in the batch still applying, invisible to the next).
-   */
-  overlapBatches: boolean;
+  /** The destination as tableKey names it. */
+  destinationTable: string;
+  /** The tables the destination's foreign keys reference (tableKey names). */
+  referencedTables: Set<string>;
+  /** Whether the destination has triggers or rules of its own (they may read other tables). */
+  destinationHasTriggersOrRules: boolean;
 }
 
 export class SyncBatchError extends Error {
@@ -73,7 +74,9 @@ export class SyncBatchError extends Error {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(`push ${definition}: ${stream} batch ${batch} (${from}) failed: ${reason}`, { cause });
     this.name = "SyncBatchError";
+    this.definition = definition;
   }
+  readonly definition: string;
 }
 
 /** What the production project says before a push: the destinations' shapes, and what the role may do. */
@@ -158,9 +161,9 @@ export async function planPush(
       ? batchReferenceChecks(destinationShape!, written, definition.destination.conflictColumns)
       : null,
     documentSafe: !columns.some((c) => /^jsonb?(\[\])*$/.test(c.type)),
-    overlapBatches: !destinationShape!.foreignKeys.some((key) =>
-      key.references.schema === definition.destination.schema && key.references.table === definition.destination.table
-    ),
+    destinationTable: tableKey(definition.destination.schema, definition.destination.table),
+    referencedTables: new Set(destinationShape!.foreignKeys.map((key) => tableKey(key.references.schema, key.references.table))),
+    destinationHasTriggersOrRules: destinationShape!.hasTriggersOrRules,
   };
 }
 
@@ -291,6 +294,8 @@ export interface PushContext {
 
 /** A batch sent to production and not yet settled (its transaction may still be applying). */
 interface BatchInFlight {
+  plan: PushPlan;
+  tally: DefinitionTally;
   batch: number;
   after: StreamPosition | null;
   bounds: BatchBounds;
@@ -298,14 +303,94 @@ interface BatchInFlight {
 }
 
 /**
- * Upserts of one definition, batch after batch, until the stream is drained or the run must stop.
- * Batches overlap on the two production connections: once a batch's rows have left the working
- * database (its COPY drained), the next batch is read and staged while production still applies
- * the one before. Batches settle in order: a batch's cursor is saved only after every batch before
- * it has committed, so a failure leaves the cursor at the last batch applied with all before it
- * (a later batch that committed anyway is sent again by the next run, unchanged rows unwritten).
+ * Whether a batch of `next` may be sent while one of `waiting` still applies on the other
+ * production connection. Not when either references the other (a child row's parent may be in the
+ * batch still applying, invisible to the next transaction), a destination references itself, two
+ * definitions write one table, either of two tables has triggers or rules of its own (they may
+ * read the other), or in a dry run (its batches share one transaction).
  */
-async function pushRows(context: PushContext, reader: TxSql, watermark: string, plan: PushPlan, tally: DefinitionTally): Promise<boolean> {
+function mayOverlap(waiting: PushPlan, next: PushPlan, dryRun: boolean): boolean {
+  if (dryRun) return false;
+  if (waiting === next) return !next.referencedTables.has(next.destinationTable);
+  if (waiting.destinationTable === next.destinationTable) return false;
+  if (waiting.destinationHasTriggersOrRules || next.destinationHasTriggersOrRules) return false;
+  return !next.referencedTables.has(waiting.destinationTable) && !waiting.referencedTables.has(next.destinationTable);
+}
+
+/**
+ * The batches sent to production and not yet settled, across definitions: one may still apply
+ * while the next is read at home and staged (the two production connections). They settle in the
+ * order sent: a batch's cursor is saved only after every batch before it has committed, so a
+ * failure leaves each cursor at the last batch applied with all before it (a later batch that
+ * committed anyway is sent again by the next run, unchanged rows unwritten).
+ */
+class BatchesInFlight {
+  #waiting: BatchInFlight | undefined;
+
+  constructor(private readonly context: PushContext) {}
+
+  async #settle(sent: BatchInFlight): Promise<void> {
+    const { plan, tally } = sent;
+    const name = plan.definition.name;
+    let counts: WriteCounts;
+    try {
+      counts = await sent.written;
+    } catch (error) {
+      throw new SyncBatchError(name, "rows", sent.batch, sent.after, error);
+    }
+    if (!this.context.control.dryRun && sent.bounds.lastBelow) await saveCursor(this.context.home, name, "rows", sent.bounds.lastBelow);
+    tally.inserted += counts.inserted;
+    tally.updated += counts.updated;
+    tally.bytes += counts.bytes;
+    tally.rowsRead += sent.bounds.rows;
+    await this.context.control.afterBatch(name);
+  }
+
+  /** Settles every batch sent. */
+  async settleAll(): Promise<void> {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting) await this.#settle(waiting);
+  }
+
+  /** Before a batch of `plan` is sent: settles the one still applying unless they may overlap. */
+  async makeWayFor(plan: PushPlan): Promise<void> {
+    if (this.#waiting && !mayOverlap(this.#waiting.plan, plan, this.context.control.dryRun)) await this.settleAll();
+  }
+
+  /**
+   * A batch sent, once its rows have left the working database (`failed`: or it failed first):
+   * the one before it settles, and this one waits unless nothing may overlap it.
+   */
+  async sent(batch: BatchInFlight, failed: boolean): Promise<void> {
+    const before = this.#waiting;
+    this.#waiting = batch;
+    if (before) await this.#settle(before);
+    if (failed || !mayOverlap(batch.plan, batch.plan, this.context.control.dryRun)) await this.settleAll();
+  }
+
+  /** After a failure: a batch still applying ends before the run does (bounded: it commits or fails with its connection). */
+  async abandon(): Promise<void> {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting) await waiting.written.catch(() => {});
+  }
+}
+
+/**
+ * Upserts of one definition, batch after batch, until the stream is drained or the run must stop.
+ * Once a batch's rows have left the working database (its COPY drained), the next batch, of this
+ * definition or the next one's, is read and staged while production still applies the one before
+ * (`inFlight`); this definition's bounds are planned at home meanwhile too.
+ */
+async function pushRows(
+  context: PushContext,
+  reader: TxSql,
+  watermark: string,
+  plan: PushPlan,
+  tally: DefinitionTally,
+  inFlight: BatchesInFlight,
+): Promise<boolean> {
   const { home, control } = context;
   const name = plan.definition.name;
   const target = {
@@ -316,21 +401,6 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
     referenceChecks: plan.referenceChecks,
     name: `${plan.definition.destination.schema}.${plan.definition.destination.table}`,
   };
-  const settle = async (sent: BatchInFlight) => {
-    let counts: WriteCounts;
-    try {
-      counts = await sent.written;
-    } catch (error) {
-      throw new SyncBatchError(name, "rows", sent.batch, sent.after, error);
-    }
-    if (!control.dryRun && sent.bounds.lastBelow) await saveCursor(home, name, "rows", sent.bounds.lastBelow);
-    tally.inserted += counts.inserted;
-    tally.updated += counts.updated;
-    tally.bytes += counts.bytes;
-    tally.rowsRead += sent.bounds.rows;
-    await control.afterBatch(name);
-  };
-  let inFlight: BatchInFlight | undefined;
   let after = control.full ? null : await loadCursor(home, name, "rows");
   let batches: BatchBounds[];
   try {
@@ -346,56 +416,35 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
   } catch (error) {
     throw new SyncBatchError(name, "rows", 1, after, error);
   }
-  try {
-    for (const [index, bounds] of batches.entries()) {
-      const batch = index + 1;
-      if (control.shouldStop()) {
-        if (inFlight) await settle(inFlight);
-        return false;
+  for (const [index, bounds] of batches.entries()) {
+    const batch = index + 1;
+    if (control.shouldStop()) return false;
+    await inFlight.makeWayFor(plan);
+    const from = after;
+    const upTo = bounds.last!;
+    let readerFree!: () => void;
+    const sourceRead = new Promise<void>((resolve) => readerFree = resolve);
+    const written: Promise<WriteCounts> = control.inDestination(async (tx) => {
+      if (plan.definition.transform) {
+        const rows = transformed(plan, await readRowsAsText(reader, plan, from, upTo));
+        readerFree();
+        if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
+        return await writeRowsBatch(tx, target, rows);
       }
-      const from = after;
-      const upTo = bounds.last!;
-      let readerFree!: () => void;
-      const sourceRead = new Promise<void>((resolve) => readerFree = resolve);
-      const written: Promise<WriteCounts> = control.inDestination(async (tx) => {
-        if (plan.definition.transform) {
-          const rows = transformed(plan, await readRowsAsText(reader, plan, from, upTo));
-          readerFree();
-          if (rows.length === 0) return { inserted: 0, updated: 0, bytes: 0 };
-          return await writeRowsBatch(tx, target, rows);
-        }
-        if (bounds.rows <= documentBatchRows && plan.documentSafe) {
-          const document = await readRowsAsDocument(reader, plan, from, upTo);
-          readerFree();
-          return await writeDocumentBatch(tx, target, document);
-        }
-        return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
-      });
-      const sent: BatchInFlight = { batch, after: from, bounds, written };
-      // The working database's reader is needed for the next batch: wait until this one has read
-      // it, or has failed (then its source may be cut short: it is settled, and the run ends).
-      const outcome = await Promise.race([sourceRead.then(() => "read"), written.then(() => "written", () => "failed")]);
-      const before = inFlight;
-      inFlight = sent;
-      if (before) await settle(before);
-      // A dry run's batches share one transaction (one connection): they cannot overlap.
-      if (outcome === "failed" || !plan.overlapBatches || control.dryRun) {
-        await settle(sent);
-        inFlight = undefined;
+      if (bounds.rows <= documentBatchRows && plan.documentSafe) {
+        const document = await readRowsAsDocument(reader, plan, from, upTo);
+        readerFree();
+        return await writeDocumentBatch(tx, target, document);
       }
-      after = upTo;
-    }
-    if (inFlight) {
-      const last = inFlight;
-      inFlight = undefined;
-      await settle(last);
-    }
-    return true;
-  } finally {
-    // A batch still applying when an earlier one failed ends before the run does (bounded: its
-    // transaction either commits or fails with its connection).
-    if (inFlight) await inFlight.written.catch(() => {});
+      return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
+    });
+    // The working database's reader is needed for the next batch: wait until this one has read
+    // it, or has failed (then its source may be cut short: it is settled, and the run ends).
+    const outcome = await Promise.race([sourceRead.then(() => "read"), written.then(() => "written", () => "failed")]);
+    await inFlight.sent({ plan, tally, batch, after: from, bounds, written }, outcome === "failed");
+    after = upTo;
   }
+  return true;
 }
 
 const tombstoneKey: TypedColumn[] = [{ name: "id", type: "bigint" }];
@@ -524,14 +573,24 @@ export async function pushDefinitions(
         throw new Error(`push ${definition.name}: reading the destination's columns failed: ${reason}`, { cause: error });
       }
     }
-    for (const plan of plans) {
-      const tally = tallies.get(plan.definition.name)!;
-      try {
-        if (!(await pushRows(context, reader, watermark, plan, tally))) return false;
-      } catch (error) {
-        tally.failedHere = true;
-        throw error;
+    const inFlight = new BatchesInFlight(context);
+    let current: PushPlan | undefined;
+    try {
+      for (const plan of plans) {
+        current = plan;
+        if (!(await pushRows(context, reader, watermark, plan, tallies.get(plan.definition.name)!, inFlight))) {
+          await inFlight.settleAll();
+          return false;
+        }
       }
+      await inFlight.settleAll();
+    } catch (error) {
+      // The batch that failed may be an earlier definition's, settled while the next one's was sent.
+      const failed = error instanceof SyncBatchError ? error.definition : current?.definition.name;
+      if (failed !== undefined) tallies.get(failed)!.failedHere = true;
+      throw error;
+    } finally {
+      await inFlight.abandon();
     }
     for (const plan of [...plans].reverse()) {
       const tally = tallies.get(plan.definition.name)!;
