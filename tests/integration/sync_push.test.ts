@@ -305,6 +305,39 @@ Deno.test("an error stops the run at the failing batch, names table, batch and c
   });
 });
 
+Deno.test("a failed last batch of one table, settled while the next table's batch applies, fails the run at the first table; neither cursor passes it; the next run catches up", async () => {
+  const [first, second] = [tag("ovl_a"), tag("ovl_b")];
+  await withWorld(async (home, cloud) => {
+    // Two tables that do not reference each other: the second's batch may go while the first's applies.
+    await createSyncedTable(home, cloud, first, "id bigint primary key, amount integer not null");
+    await createSyncedTable(home, cloud, second, "id bigint primary key, name text not null");
+    return { tables: [first, second], definitions: [first, second] };
+  }, async (world) => {
+    const definitions = [pushOf(first, first), pushOf(second, second)];
+    await world.home.unsafe(`insert into sync_test.${first} (id, amount) select g, g from generate_series(1, 10) as g`);
+    await world.home.unsafe(`insert into sync_test.${second} (id, name) select g, 'n' || g from generate_series(1, 3) as g`);
+    // Batches of 4: the first table's third and last batch (rows 9 and 10) is refused.
+    await world.cloud.unsafe(`alter table sync_test.${first} add constraint at_most_8 check (amount <= 8)`);
+    const failed = await world.push(definitions, { batchRows: 4 });
+    assert.equal(failed.status, "failed");
+    assert.match(failed.error!, new RegExp(`^push ${first}: rows batch 3 \\(after sync_xid \\d+ \\{"id":"8"\\}\\) failed: .*at_most_8`));
+    assert.deepEqual(failed.tables.map((t) => [t.definition, t.failedHere]), [[first, true], [second, false]]);
+    const cursors = await world.home`
+      select definition, position from conveyor.sync_cursors where definition in (${first}, ${second}) and stream = 'rows'`;
+    assert.deepEqual(cursors.map((c) => [c.definition, c.position]), [[first, { id: "8" }]], "the second table's batch is not settled before the first's");
+    const logged = await world.home`
+      select definition, status, error from conveyor.sync_runs where definition in (${first}, ${second}) order by definition`;
+    assert.deepEqual(logged.map((r) => [r.definition, r.status]), [[first, "failed"], [second, "failed"]]);
+    assert.match(logged.find((r) => r.definition === second)!.error, new RegExp(`not finished: the run stopped at ${first}`));
+    await world.cloud.unsafe(`alter table sync_test.${first} drop constraint at_most_8`);
+    const resumed = succeeded(await world.push(definitions, { batchRows: 4 }));
+    assert.equal(totals(resumed)[first].inserted, 2, "rows 9 and 10 only");
+    const [n] = await world.cloud.unsafe(`select count(*)::int as n from sync_test.${second}`);
+    assert.equal(n.n, 3);
+    await assertVerified(world, definitions);
+  });
+});
+
 Deno.test("verify finds a row changed by hand in production and names its key", async () => {
   const table = tag("ver");
   await withWorld(async (home, cloud) => {
