@@ -338,6 +338,31 @@ Deno.test("a failed last batch of one table, settled while the next table's batc
   });
 });
 
+Deno.test("a child table's batch waits for its parent's batch to commit, also when an unrelated table's batch went between them", async () => {
+  const [parent, unrelated, child] = [tag("wait_p"), tag("wait_u"), tag("wait_c")];
+  await withWorld(async (home, cloud) => {
+    await createSyncedTable(home, cloud, parent, "id bigint primary key, name text not null");
+    await createSyncedTable(home, cloud, unrelated, "id bigint primary key, name text not null");
+    await createSyncedTable(home, cloud, child, "id bigint primary key, parent_id bigint not null",
+      `foreign key (parent_id) references sync_test.${parent} (id)`);
+    return { tables: [parent, unrelated, child], definitions: [parent, unrelated, child] };
+  }, async (world) => {
+    const definitions = [pushOf(parent, parent), pushOf(unrelated, unrelated), pushOf(child, child)];
+    // The parent's one batch (a COPY of 50,000 rows) applies for a while; the unrelated table's
+    // small batch goes meanwhile; the child's refers to the parent's last rows.
+    await world.home.unsafe(`insert into sync_test.${parent} (id, name) select g, repeat('p', 40) || g from generate_series(1, 50000) as g`);
+    await world.home.unsafe(`insert into sync_test.${unrelated} (id, name) select g, 'u' || g from generate_series(1, 10) as g`);
+    await world.home.unsafe(`insert into sync_test.${child} (id, parent_id) select g, 50000 - g from generate_series(0, 9) as g`);
+    const run = succeeded(await world.push(definitions));
+    assert.deepEqual(totals(run), {
+      [parent]: { inserted: 50000, updated: 0, deleted: 0 },
+      [unrelated]: { inserted: 10, updated: 0, deleted: 0 },
+      [child]: { inserted: 10, updated: 0, deleted: 0 },
+    });
+    await assertVerified(world, definitions);
+  });
+});
+
 Deno.test("verify finds a row changed by hand in production and names its key", async () => {
   const table = tag("ver");
   await withWorld(async (home, cloud) => {

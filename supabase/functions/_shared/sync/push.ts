@@ -318,14 +318,15 @@ function mayOverlap(waiting: PushPlan, next: PushPlan, dryRun: boolean): boolean
 }
 
 /**
- * The batches sent to production and not yet settled, across definitions: one may still apply
- * while the next is read at home and staged (the two production connections). They settle in the
- * order sent: a batch's cursor is saved only after every batch before it has committed, so a
- * failure leaves each cursor at the last batch applied with all before it (a later batch that
- * committed anyway is sent again by the next run, unchanged rows unwritten).
+ * The batches sent to production and not yet settled, across definitions, in the order sent. A
+ * batch goes as soon as a production connection is free (the pool's two), unless one still
+ * unsettled may not overlap it (`mayOverlap`): that one and all before it settle first. They
+ * settle in the order sent: a batch's cursor is saved only after every batch before it has
+ * committed, so a failure leaves each cursor at the last batch applied with all before it (a later
+ * batch that committed anyway is sent again by the next run, unchanged rows unwritten).
  */
 class BatchesInFlight {
-  #waiting: BatchInFlight | undefined;
+  readonly #queue: { batch: BatchInFlight; done: boolean }[] = [];
 
   constructor(private readonly context: PushContext) {}
 
@@ -346,34 +347,50 @@ class BatchesInFlight {
     await this.context.control.afterBatch(name);
   }
 
+  /** Settles the first `count` batches, in order (one that fails stays, for `abandon`). */
+  async #settleFirst(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      await this.#settle(this.#queue[0].batch);
+      this.#queue.shift();
+    }
+  }
+
+  /** Settles the leading batches whose transactions have ended. */
+  async #settleEnded(): Promise<void> {
+    let ended = 0;
+    while (ended < this.#queue.length && this.#queue[ended].done) ended += 1;
+    await this.#settleFirst(ended);
+  }
+
   /** Settles every batch sent. */
   async settleAll(): Promise<void> {
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    if (waiting) await this.#settle(waiting);
+    await this.#settleFirst(this.#queue.length);
   }
 
-  /** Before a batch of `plan` is sent: settles the one still applying unless they may overlap. */
+  /** Before a batch of `plan` is sent: settles the ended ones, and every one up to the last it may not overlap. */
   async makeWayFor(plan: PushPlan): Promise<void> {
-    if (this.#waiting && !mayOverlap(this.#waiting.plan, plan, this.context.control.dryRun)) await this.settleAll();
+    await this.#settleEnded();
+    let through = 0;
+    this.#queue.forEach((entry, index) => {
+      if (!mayOverlap(entry.batch.plan, plan, this.context.control.dryRun)) through = index + 1;
+    });
+    await this.#settleFirst(through);
   }
 
-  /**
-   * A batch sent, once its rows have left the working database (`failed`: or it failed first):
-   * the one before it settles, and this one waits unless nothing may overlap it.
-   */
+  /** A batch sent, once its rows have left the working database (`failed`: or it failed first). */
   async sent(batch: BatchInFlight, failed: boolean): Promise<void> {
-    const before = this.#waiting;
-    this.#waiting = batch;
-    if (before) await this.#settle(before);
-    if (failed || !mayOverlap(batch.plan, batch.plan, this.context.control.dryRun)) await this.settleAll();
+    const entry = { batch, done: false };
+    const ended = () => entry.done = true;
+    batch.written.then(ended, ended);
+    this.#queue.push(entry);
+    if (failed) await this.settleAll();
+    else await this.#settleEnded();
   }
 
-  /** After a failure: a batch still applying ends before the run does (bounded: it commits or fails with its connection). */
+  /** After a failure: batches still applying end before the run does (bounded: each commits or fails with its connection). */
   async abandon(): Promise<void> {
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    if (waiting) await waiting.written.catch(() => {});
+    const left = this.#queue.splice(0);
+    await Promise.all(left.map((entry) => entry.batch.written.catch(() => {})));
   }
 }
 
@@ -555,6 +572,9 @@ export async function pushDefinitions(
     const watermark: string = snapshot.watermark;
     readerPid = snapshot.pid;
     const plans: PushPlan[] = [];
+    // The second production connection opens while the first answers (a start through the pooler
+    // is several round trips), so the first batches can overlap at once.
+    if (!context.control.dryRun) context.production`select 1`.execute().catch(() => {});
     let destinations: DestinationCatalog;
     try {
       destinations = await describeDestinations(context.production, definitions);
