@@ -43,7 +43,9 @@ export const MAX_RECORD_DEPTH = 32;
 // such an escape needs no look at its strings; one with it (or with an escaped backslash before
 // "u0000") gets the full walk.
 const UNREADABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
-// A NUL, a high surrogate not followed by a low one, or a low surrogate not after a high one.
+// A NUL, a high surrogate not followed by a low one, or a low surrogate not after a high one (the
+// NUL is what the pattern is for: PostgreSQL's text cannot hold it).
+// deno-lint-ignore no-control-regex
 const UNREADABLE_CHARACTER = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
