@@ -91,6 +91,10 @@ async function main(): Promise<number> {
   const env = { ...baseEnv, ...stackEnv };
   const outcomes: Outcome[] = [];
   try {
+    outcomes.push(await runAndCount("deno lint", [deno, "lint"], env, (out) => {
+      const problems = Number(/Found (\d+) problems?/.exec(stripAnsi(out))?.[1] ?? 0);
+      return { passed: problems === 0 ? 1 : 0, failed: problems === 0 ? 0 : 1, ok: problems === 0 };
+    }));
     outcomes.push(await runAndCount("deno tests", [deno, "test", "-A", "--no-check=remote", "tests/"], env, countDeno));
     outcomes.push(
       await runAndCount(
