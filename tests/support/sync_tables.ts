@@ -7,7 +7,12 @@
 import postgres from "postgres";
 import type { SyncDefinition } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { parseDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
+import { guardTypeFetchFailures } from "../../supabase/functions/_shared/postgres_type_fetch.ts";
 import { stackEnv } from "./stack_env.ts";
+
+// These clients meet the engine's postgres.js defect too (a connection failing while postgres.js
+// reads its types, with the production cluster stopped): the same guard as the engine's.
+guardTypeFetchFailures();
 
 export const env = stackEnv();
 export type Sql = postgres.Sql;
