@@ -327,6 +327,9 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
     await control.afterBatch(name);
   };
   let inFlight: BatchInFlight | undefined;
+  // A batch that fails ends the wait of the next one for its connection (with the destination
+  // down that wait would last its whole deadline): the first failure is the one reported.
+  const batchFailed = new AbortController();
   let after = control.full ? null : await loadCursor(home, name, "rows");
   let batches: BatchBounds[];
   try {
@@ -366,7 +369,8 @@ async function pushRows(context: PushContext, reader: TxSql, watermark: string, 
           return await writeDocumentBatch(tx, target, document);
         }
         return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
-      });
+      }, batchFailed.signal);
+      written.catch(() => batchFailed.abort());
       const sent: BatchInFlight = { batch, after: from, bounds, written };
       // The working database's reader is needed for the next batch: wait until this one has read
       // it, or has failed (then its source may be cut short: it is settled, and the run ends).
