@@ -29,7 +29,7 @@ interface World {
 
 /** Runs `body` with both databases, the tables `setup` creates, and a pgbouncer; drops and stops all after. */
 async function withWorld(
-  setup: (home: Sql, cloud: Sql) => Promise<{ tables: string[]; definitions: string[] }>,
+  setup: (home: Sql, cloud: Sql) => Promise<{ tables: string[]; definitions: string[]; functions?: string[] }>,
   body: (world: World) => Promise<void>,
 ): Promise<void> {
   const pooler = await startPgBouncer({ name: tag("sync"), upstreamPort: Number(new URL(env.CLOUD_DB_URL).port), poolSize: 2 });
@@ -38,7 +38,7 @@ async function withWorld(
   const home = homeClient();
   const cloud = cloudClient();
   const production = connectProduction(link.url(pooler.url));
-  let made: { tables: string[]; definitions: string[] } = { tables: [], definitions: [] };
+  let made: { tables: string[]; definitions: string[]; functions?: string[] } = { tables: [], definitions: [] };
   try {
     made = await setup(home, cloud);
     await body({
@@ -50,7 +50,7 @@ async function withWorld(
     });
   } finally {
     // Bounded: a run left waiting (a defect) holds its snapshot's locks on the tables.
-    await within("dropping the test's tables", dropSyncedTables(home, cloud, made.tables, made.definitions), 30_000).catch(() => {});
+    await within("dropping the test's tables", dropSyncedTables(home, cloud, made.tables, made.definitions, made.functions), 30_000).catch(() => {});
     await endClient(production);
     await endClient(cloud);
     await endClient(home);
@@ -421,7 +421,8 @@ Deno.test("a destination with a trigger of its own keeps its per-row checks, and
       create function sync_test.${child}_audit() returns trigger language plpgsql as $$
         begin insert into sync_test.${child}_audit values (new.id); return new; end $$;
       create trigger audit after insert on sync_test.${child} for each row execute function sync_test.${child}_audit();`);
-    return { tables: [...made.tables, `${child}_audit`], definitions: made.definitions };
+    // The function too: left behind, it would keep the sync_test schema in production.
+    return { tables: [...made.tables, `${child}_audit`], definitions: made.definitions, functions: [`${child}_audit`] };
   }, async (world) => {
     const definitions = [pushOf(parent, parent), pushOf(child, child)];
     await world.home.unsafe(`insert into sync_test.${parent} (id, name) values (1, 'one')`);

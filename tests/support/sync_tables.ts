@@ -48,9 +48,17 @@ export async function createSyncedTable(
       referencing old table as removed_rows for each statement execute function conveyor.record_sync_tombstones();`);
 }
 
-export async function dropSyncedTables(home: Sql, cloud: Sql, names: string[], definitions: string[]): Promise<void> {
+/** Drops the tables (and `functions`, trigger functions of no arguments) and their sync state. */
+export async function dropSyncedTables(
+  home: Sql,
+  cloud: Sql,
+  names: string[],
+  definitions: string[],
+  functions: string[] = [],
+): Promise<void> {
   for (const sql of [cloud, home]) {
     for (const name of [...names].reverse()) await sql.unsafe(`drop table if exists sync_test.${name} cascade`);
+    for (const name of functions) await sql.unsafe(`drop function if exists sync_test.${name}()`);
     // The schema goes with its last table, so the declared-schema checks see the databases as migrated.
     await sql.unsafe("drop schema if exists sync_test").catch(() => {});
   }
