@@ -3,7 +3,8 @@
  * the run then reads (past the cursors, tombstones too; with --full, the whole table; for a pull,
  * the production table); on a terminal the bar shows it, and with --json on a terminal the output
  * is the JSON object alone; a run refused because another run holds a table is logged as busy,
- * shown by `sync status` and the health check, and exits 1 with one line naming the table.
+ * shown by `sync status` and the health check, and exits 1 with one line naming the table; a
+ * production connection ending as it opens fails the run, logged, instead of ending the process.
  */
 import assert from "node:assert/strict";
 import { selectDefinitions, syncDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
@@ -13,6 +14,7 @@ import { rowsPastCursor } from "../../supabase/functions/_shared/sync/status.ts"
 import { expectedRows, rowsReadOf, syncProgressView } from "../../lib/sync_progress.ts";
 import { formatCount } from "../../lib/progress_bar.ts";
 import { endClient } from "../support/connections.ts";
+import { startTypeFetchBreaker } from "../support/type_fetch_breaker.ts";
 import {
   cloudClient,
   createSyncedTable,
@@ -195,5 +197,27 @@ Deno.test("a run refused because another run holds a table is logged as busy, sh
     await home`select conveyor.release_worker_slot('sync:manufacturers', 1, ${holder}::uuid)`.catch(() => {});
     await home`delete from conveyor.sync_runs where started_at >= ${started}::timestamptz and status = 'busy'`.catch(() => {});
     await endClient(home);
+  }
+});
+
+Deno.test("deno task sync survives a production connection that ends as it opens: the run fails naming the table and the cause, is logged as failed, and exits 1", async () => {
+  // postgres.js reads the types of every new connection in a query whose failure nobody can catch;
+  // unguarded, it ended the process mid-run (the run left `running`, its leases held).
+  const breaker = startTypeFetchBreaker({ upstreamPort: Number(new URL(env.CLOUD_DB_URL).port), breaks: [1] });
+  const home = homeClient();
+  const started = (await home`select clock_timestamp()::text as now`)[0].now;
+  try {
+    const run = await runSyncCli(breaker.url(env.CLOUD_DB_URL), ["pull"]);
+    assert.equal(breaker.broken(), 1, `the run's first production connection ended as it opened: ${run.stderr}`);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /^sync pull: pull shops: terminating connection due to administrator command$/m);
+    const logged = await home`
+      select definition, status, error from conveyor.sync_runs where started_at >= ${started}::timestamptz and direction = 'pull'`;
+    assert.deepEqual(logged.map((r) => [r.definition, r.status]), [["shops", "failed"]]);
+    assert.match(logged[0].error, /terminating connection due to administrator command/);
+  } finally {
+    await home`delete from conveyor.sync_runs where started_at >= ${started}::timestamptz and direction = 'pull'`.catch(() => {});
+    await endClient(home);
+    await breaker.stop();
   }
 });

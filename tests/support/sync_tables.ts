@@ -7,7 +7,12 @@
 import postgres from "postgres";
 import type { SyncDefinition } from "../../supabase/functions/_shared/sync/definitions.ts";
 import { parseDefinitions } from "../../supabase/functions/_shared/sync/definitions.ts";
+import { guardTypeFetchFailures } from "../../supabase/functions/_shared/postgres_type_fetch.ts";
 import { stackEnv } from "./stack_env.ts";
+
+// These clients meet the engine's postgres.js defect too (a connection failing while postgres.js
+// reads its types, with the production cluster stopped): the same guard as the engine's.
+guardTypeFetchFailures();
 
 export const env = stackEnv();
 export type Sql = postgres.Sql;
@@ -43,9 +48,17 @@ export async function createSyncedTable(
       referencing old table as removed_rows for each statement execute function conveyor.record_sync_tombstones();`);
 }
 
-export async function dropSyncedTables(home: Sql, cloud: Sql, names: string[], definitions: string[]): Promise<void> {
+/** Drops the tables (and `functions`, trigger functions of no arguments) and their sync state. */
+export async function dropSyncedTables(
+  home: Sql,
+  cloud: Sql,
+  names: string[],
+  definitions: string[],
+  functions: string[] = [],
+): Promise<void> {
   for (const sql of [cloud, home]) {
     for (const name of [...names].reverse()) await sql.unsafe(`drop table if exists sync_test.${name} cascade`);
+    for (const name of functions) await sql.unsafe(`drop function if exists sync_test.${name}()`);
     // The schema goes with its last table, so the declared-schema checks see the databases as migrated.
     await sql.unsafe("drop schema if exists sync_test").catch(() => {});
   }

@@ -7,6 +7,10 @@
 import postgres from "postgres";
 import type { BaseConfig } from "./config.ts";
 import { log } from "./log.ts";
+import { guardTypeFetchFailures } from "./postgres_type_fetch.ts";
+
+// A connection failing as it opens must fail its query, not end the function (postgres_type_fetch.ts).
+guardTypeFetchFailures();
 
 export type Sql = postgres.Sql;
 

@@ -14,6 +14,7 @@ import { columnList, quoteLiteral, upsertStatement } from "./sql_text.ts";
 import type { SyncRow } from "./definitions.ts";
 import type { ForeignKey } from "./catalog.ts";
 import { perRowChecksOff, referenceCheckBlock } from "./reference_checks.ts";
+import { lastTypeFetchFailure } from "../postgres_type_fetch.ts";
 
 /** A transaction's query function (postgres.js TransactionSql or ReservedSql). */
 // deno-lint-ignore no-explicit-any
@@ -33,14 +34,67 @@ export interface DestinationTransaction {
   commit?: Promise<{ command: string }>;
 }
 
+/** How long a batch waits for a connection of the destination's pool before it fails. */
+export const defaultConnectionWaitMs = 30_000;
+
+export interface ConnectionWait {
+  /** At most this long (default 30 s). */
+  connectionWaitMs?: number;
+  /** Stops the wait at once: the batch is not needed any more (an earlier one failed). */
+  abandon?: AbortSignal;
+}
+
+/**
+ * A connection reserved from `pool`, or an error after `connectionWaitMs` (or when `abandon`
+ * aborts). postgres.js 3.4.7 drops a reserve whose new connection failed while it read the array
+ * types (../postgres_type_fetch.ts), and retries a connection that a pooler or proxy accepts and
+ * closes at once (the database behind it down) without end, its connect timeout started again
+ * each time: the reserve would wait for ever. A connection handed over after the wait goes
+ * straight back to the pool.
+ */
+export async function reserveWithin(pool: Pool, wait: ConnectionWait = {}): Promise<TxSql> {
+  const ms = wait.connectionWaitMs ?? defaultConnectionWaitMs;
+  const reserving: Promise<TxSql> = pool.reserve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const given = new Promise<typeof expired | typeof abandoned>((resolve) => {
+    timer = setTimeout(() => resolve(expired), ms);
+    onAbort = () => resolve(abandoned);
+    if (wait.abandon?.aborted) onAbort();
+    else wait.abandon?.addEventListener("abort", onAbort, { once: true });
+  });
+  let outcome: TxSql | typeof expired | typeof abandoned;
+  try {
+    outcome = await Promise.race([reserving, given]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) wait.abandon?.removeEventListener("abort", onAbort);
+  }
+  if (outcome !== expired && outcome !== abandoned) return outcome;
+  reserving.then((late) => late.release(), () => {});
+  if (outcome === abandoned) throw new Error("not started: an earlier batch failed");
+  const failure = lastTypeFetchFailure();
+  const cause = failure && Date.now() - failure.at <= ms + 1000
+    ? ` (a new connection failed as it opened: ${failure.message})`
+    : " (the database or its pooler does not answer)";
+  throw new Error(`no connection to the destination within ${ms / 1000} s${cause}`);
+}
+
+const expired = Symbol("expired");
+const abandoned = Symbol("abandoned");
+
 /**
  * Runs `work` in a transaction of its own on one connection of `pool`. BEGIN goes out with the
  * first statement instead of a round trip before it; the COMMIT is the batch's (pipelined behind
  * its upsert) or, when the batch did not send it, sent here. A COMMIT answered ROLLBACK (a
- * statement failed) is an error.
+ * statement failed) is an error. The connection is waited for as `wait` says (reserveWithin).
  */
-export async function inBatchTransaction<T>(pool: Pool, work: (tx: DestinationTransaction) => Promise<T>): Promise<T> {
-  const sql = await pool.reserve();
+export async function inBatchTransaction<T>(
+  pool: Pool,
+  work: (tx: DestinationTransaction) => Promise<T>,
+  wait: ConnectionWait = {},
+): Promise<T> {
+  const sql = await reserveWithin(pool, wait);
   const tx: DestinationTransaction = { sql, ownsCommit: true };
   let answers = true;
   try {
@@ -56,13 +110,16 @@ export async function inBatchTransaction<T>(pool: Pool, work: (tx: DestinationTr
     // writes a reserved connection's next statement even when its socket has closed, and fails
     // with an uncaught TypeError.
     answers = tx.commit
-      ? await settlesWithin(tx.commit, rollbackDeadlineMs)
-      : answeredWithStatementError(error) && await settlesWithin(sql.unsafe("rollback").execute(), rollbackDeadlineMs);
+      ? await answeredWithin(tx.commit, rollbackDeadlineMs)
+      : answeredWithStatementError(error) && await answeredWithin(sql.unsafe("rollback").execute(), rollbackDeadlineMs);
     throw error;
   } finally {
-    // A connection cut mid-COPY may look open to postgres.js (under Deno the socket's write error
-    // reaches only the COPY stream), its next query waiting for ever: one that did not answer is
-    // not handed back to the pool; the pool's end closes it.
+    // Only a connection that answered goes back to the pool. A connection cut mid-COPY may look
+    // open to postgres.js (under Deno the socket's write error reaches only the COPY stream), its
+    // next query waiting for ever; the pool's end closes it. And a connection that has closed
+    // is already back among the pool's closed ones: postgres.js 3.4.7's release() would put it
+    // among the open ones, and the next statement on it would fail as an uncaught TypeError
+    // (writing to its socket, gone).
     if (answers) sql.release();
   }
 }
@@ -72,6 +129,23 @@ const rollbackDeadlineMs = 2000;
 /** An error the server sent about a statement (the session lives on), not a connection's end. */
 function answeredWithStatementError(error: unknown): boolean {
   return (error as { severity?: string }).severity === "ERROR";
+}
+
+/**
+ * Whether `statement` was answered within `ms` on a connection that lives on: it succeeded, or
+ * the server refused it with an ERROR. Not when it failed with its connection (a FATAL error,
+ * the socket closed), nor when it did not answer.
+ */
+async function answeredWithin(statement: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(statement).then(() => true, (error) => answeredWithStatementError(error)),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Whether `work` finished (either way) within `ms`. */
@@ -168,6 +242,9 @@ function stageName(): string {
   return `sync_stage_${stages}`;
 }
 
+/** How long a failed pipe waits for the COPY's own failure, the better message. */
+const copyFailureWaitMs = 1000;
+
 /** Bytes a piece of COPY data written to production holds, about. */
 const copyPieceBytes = 64 * 1024;
 
@@ -259,7 +336,11 @@ export async function writeCopyBatch(
   }
   // The COPY failing (the server's error, the connection cut) does not end postgres.js's stream:
   // without this, the pipe would wait for ever on a stream nobody reads.
-  copy.catch((error: Error) => writable.destroy(error));
+  let copyFailure: unknown;
+  copy.catch((error: Error) => {
+    copyFailure ??= error;
+    writable.destroy(error);
+  });
   // An error the stream meets after the pipe has given up on it (the server's FATAL after a cut
   // connection's EPIPE) would otherwise be thrown as uncaught: the pipe has reported the first.
   writable.on("error", () => {});
@@ -276,6 +357,17 @@ export async function writeCopyBatch(
   if (options.onSourceRead) source.once("end", options.onSourceRead);
   try {
     await pipeline(source, copyPieces((n) => bytes += n), writable);
+  } catch (error) {
+    // The COPY's own failure says what happened to the destination (the server's FATAL error, its
+    // connection closed); the pipe may report a symptom instead: an EPIPE, or even, from Deno's
+    // pipeline when it is given a stream already destroyed, "k is not a constructor" (a TypeError
+    // of its own). postgres.js destroys the COPY's stream with the server's error when the
+    // connection ends (`errored`), which may be before the pipe starts; otherwise the COPY's own
+    // failure follows once postgres.js has seen the connection close (a COPY still open for
+    // another reason, a failing source, does not end: the pipe's error then).
+    const destroyedWith = writable.errored ?? undefined;
+    if (copyFailure === undefined && destroyedWith === undefined) await settlesWithin(copy, copyFailureWaitMs);
+    throw copyFailure ?? destroyedWith ?? error;
   } finally {
     // After a failure too (pipeline has destroyed the stream), so the rest of the COPY is read off.
     resumeSourceConnection(source);

@@ -4,10 +4,14 @@
  * as it goes through a transaction-mode pooler (Supavisor on 6543, pgbouncer). postgres.js's
  * `fetch_types` stays on although the engine sends no arrays (it costs a round trip when a
  * connection opens): with it off, postgres.js 3.4.7's `reserve()` never returns when it has to
- * open the connection it reserves, and each batch runs on a reserved connection.
+ * open the connection it reserves, and each batch runs on a reserved connection. That type fetch's
+ * failure is unhandled in postgres.js: ../postgres_type_fetch.ts.
  */
 import postgres from "postgres";
 import type { Sql } from "../db.ts";
+import { guardTypeFetchFailures } from "../postgres_type_fetch.ts";
+
+guardTypeFetchFailures();
 
 export const productionConnections = 2;
 

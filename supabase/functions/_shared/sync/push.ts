@@ -327,6 +327,11 @@ function mayOverlap(waiting: PushPlan, next: PushPlan, dryRun: boolean): boolean
  */
 class BatchesInFlight {
   readonly #queue: { batch: BatchInFlight; done: boolean }[] = [];
+  /**
+   * Aborted when a batch fails: it ends the next one's wait for a connection (with the destination
+   * down that wait would last its whole deadline), so the first failure is the one reported.
+   */
+  readonly #failure = new AbortController();
 
   constructor(private readonly context: PushContext) {}
 
@@ -377,11 +382,19 @@ class BatchesInFlight {
     await this.#settleFirst(through);
   }
 
+  /** What a batch's wait for its connection listens to: an earlier batch's failure. */
+  get failure(): AbortSignal {
+    return this.#failure.signal;
+  }
+
   /** A batch sent, once its rows have left the working database (`failed`: or it failed first). */
   async sent(batch: BatchInFlight, failed: boolean): Promise<void> {
     const entry = { batch, done: false };
     const ended = () => entry.done = true;
-    batch.written.then(ended, ended);
+    batch.written.then(ended, () => {
+      ended();
+      this.#failure.abort();
+    });
     this.#queue.push(entry);
     if (failed) await this.settleAll();
     else await this.#settleEnded();
@@ -454,7 +467,8 @@ async function pushRows(
         return await writeDocumentBatch(tx, target, document);
       }
       return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
-    });
+    }, inFlight.failure);
+    written.catch(() => {}); // settled (and reported) in order by inFlight
     // The working database's reader is needed for the next batch: wait until this one has read
     // it, or has failed (then its source may be cut short: it is settled, and the run ends).
     const outcome = await Promise.race([sourceRead.then(() => "read"), written.then(() => "written", () => "failed")]);
@@ -572,9 +586,6 @@ export async function pushDefinitions(
     const watermark: string = snapshot.watermark;
     readerPid = snapshot.pid;
     const plans: PushPlan[] = [];
-    // The second production connection opens while the first answers (a start through the pooler
-    // is several round trips), so the first batches can overlap at once.
-    if (!context.control.dryRun) context.production`select 1`.execute().catch(() => {});
     let destinations: DestinationCatalog;
     try {
       destinations = await describeDestinations(context.production, definitions);

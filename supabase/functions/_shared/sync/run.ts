@@ -30,6 +30,8 @@ export interface SyncRunOptions {
   /** Stop before the next batch when true (a time or CPU budget); the next run resumes. */
   shouldStop?: () => boolean;
   leaseSeconds?: number;
+  /** How long a batch waits for a destination connection before it fails (default 30 s). */
+  connectionWaitMs?: number;
   onBatch?: (tally: DefinitionTally) => void;
 }
 
@@ -139,7 +141,8 @@ export async function runSync(options: SyncRunOptions): Promise<SyncRunSummary> 
     full: options.full ?? false,
     batchRows: options.batchRows ?? defaultBatchRows,
     shouldStop: () => leaseLost !== undefined || (options.shouldStop?.() ?? false),
-    inDestination: <T>(work: (tx: DestinationTransaction) => Promise<T>) => inBatchTransaction(destination, work),
+    inDestination: <T>(work: (tx: DestinationTransaction) => Promise<T>, abandon?: AbortSignal) =>
+      inBatchTransaction(destination, work, { connectionWaitMs: options.connectionWaitMs, abandon }),
     afterBatch: async (name) => {
       if (Date.now() - lastRenewal > (leaseSeconds * 1000) / 4) await renewLeases();
       options.onBatch?.(tallies.get(name)!);

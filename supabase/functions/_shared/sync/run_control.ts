@@ -8,8 +8,11 @@ export interface RunControl {
   batchRows: number;
   /** True when the run must stop before its next batch (budget spent, lease lost). */
   shouldStop(): boolean;
-  /** Runs a batch in a destination transaction (a dry run: all batches in one, rolled back at the end). */
-  inDestination<T>(work: (tx: DestinationTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs a batch in a destination transaction (a dry run: all batches in one, rolled back at the
+   * end). `abandon` stops its wait for a connection (an earlier batch has failed).
+   */
+  inDestination<T>(work: (tx: DestinationTransaction) => Promise<T>, abandon?: AbortSignal): Promise<T>;
   /** Called after each applied batch (lease renewal, progress). */
   afterBatch(definition: string): Promise<void>;
 }
