@@ -75,6 +75,14 @@ async function assertVerified(world: World, definitions: SyncDefinition[]): Prom
   for (const r of results) assert.ok(r.equal, `${r.definition}: ${JSON.stringify(r.differences)}`);
 }
 
+/** One table, the same on both sides. */
+function oneTable(table: string, columns: string) {
+  return async (home: Sql, cloud: Sql) => {
+    await createSyncedTable(home, cloud, table, columns);
+    return { tables: [table], definitions: [table] };
+  };
+}
+
 /** A parent and a child table, the child with a foreign key to the parent in production only. */
 function parentAndChild(parent: string, child: string) {
   return async (home: Sql, cloud: Sql) => {
@@ -188,10 +196,7 @@ Deno.test("a transform renames a column and skips rows, and verify compares the 
 
 Deno.test("a composite key: rows upserted and deleted by (shop, sku)", async () => {
   const table = tag("comp");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "shop text not null, sku text not null, price numeric(12, 2) not null, primary key (shop, sku)");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "shop text not null, sku text not null, price numeric(12, 2) not null, primary key (shop, sku)"), async (world) => {
     const definition = pushOf(table, table, ["shop", "sku"]);
     await world.home.unsafe(`insert into sync_test.${table} values ('a', 'x', 1), ('a', 'y', 2), ('b', 'x', 3), ('b', 'it''s', 4)`);
     assert.deepEqual(totals(succeeded(await world.push([definition], { batchRows: 3 })))[table], { inserted: 4, updated: 0, deleted: 0 });
@@ -370,10 +375,7 @@ Deno.test("a child table's batch waits for its parent's batch to commit, also wh
 
 Deno.test("verify finds a row changed by hand in production and names its key", async () => {
   const table = tag("ver");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "shop text not null, sku text not null, price numeric(12, 2) not null, primary key (shop, sku)");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "shop text not null, sku text not null, price numeric(12, 2) not null, primary key (shop, sku)"), async (world) => {
     const definition = pushOf(table, table, ["shop", "sku"]);
     await world.home.unsafe(`insert into sync_test.${table} select 's' || (g % 7), 'k' || g, g from generate_series(1, 2000) as g`);
     succeeded(await world.push([definition]));
@@ -392,10 +394,7 @@ Deno.test("verify finds a row changed by hand in production and names its key", 
 
 Deno.test("with the production project unreachable a push fails naming the table and the cause, and the working database writes on", async () => {
   const table = tag("down");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, name text not null");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, name text not null"), async (world) => {
     const definition = pushOf(table, table);
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (listener.addr as Deno.NetAddr).port;
@@ -420,10 +419,7 @@ Deno.test("with the production project unreachable a push fails naming the table
 
 Deno.test("a production connection cut mid-COPY fails the run without hanging; the next run resumes and both sides are equal", async () => {
   const table = tag("cut");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, payload text not null");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, payload text not null"), async (world) => {
     const definition = pushOf(table, table);
     await world.home.unsafe(`insert into sync_test.${table} select g, repeat(md5(g::text), 8) from generate_series(1, 200000) as g`);
     const run = world.push([definition], { batchRows: 50000 });
@@ -570,10 +566,7 @@ Deno.test("values of every common type arrive exactly, in a small batch (one JSO
 
 Deno.test("a json column (not jsonb) is refused before anything is written, naming it", async () => {
   const table = tag("json");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, doc json");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, doc json"), async (world) => {
     await world.home.unsafe(`insert into sync_test.${table} values (1, '{}')`);
     const run = await world.push([pushOf(table, table)]);
     assert.equal(run.status, "failed");
@@ -583,10 +576,7 @@ Deno.test("a json column (not jsonb) is refused before anything is written, nami
 
 Deno.test("a production connection ending as it opens (while postgres.js reads its types) fails the run naming the table and the cause, and takes nothing else down; the next run pushes everything", async () => {
   const table = tag("opening");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, payload text not null");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, payload text not null"), async (world) => {
     // The run's first production connection (its catalog query) ends as it opens.
     const breaker = startTypeFetchBreaker({ upstreamPort: Number(new URL(env.CLOUD_DB_URL).port), breaks: [1] });
     const production = connectProduction(breaker.url(env.CLOUD_DB_URL));
@@ -610,10 +600,7 @@ Deno.test("a production connection ending as it opens (while postgres.js reads i
 
 Deno.test("a batch whose new production connection ends as it opens fails after its wait for a connection, naming the table, the batch and the cause; the next run resumes", async () => {
   const table = tag("reserve");
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, payload text not null");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, payload text not null"), async (world) => {
     // The second connection, opened for batch 2 while batch 1 applies on the first, ends as it
     // opens: postgres.js 3.4.7 loses that reserve, and only the batch's wait for it ends it.
     const breaker = startTypeFetchBreaker({ upstreamPort: Number(new URL(env.CLOUD_DB_URL).port), breaks: [2] });
@@ -655,10 +642,7 @@ Deno.test("a batch whose new production connection ends as it opens fails after 
 Deno.test("the production cluster stopped mid-run: the run fails naming the table and the batch while home writes on; started again, the next run catches up and both sides are equal", async () => {
   const table = tag("stopped");
   const cloudCluster = clusters.find((c) => c.name === "cloud")!;
-  await withWorld(async (home, cloud) => {
-    await createSyncedTable(home, cloud, table, "id bigint primary key, payload text not null");
-    return { tables: [table], definitions: [table] };
-  }, async (world) => {
+  await withWorld(oneTable(table, "id bigint primary key, payload text not null"), async (world) => {
     // Through the slow link straight to the cluster: a pooler in between would answer for it
     // while it is down (pgbouncer's own login retry), which is the pooler's behaviour, not this test's.
     const link = await startLatencyProxy({ upstreamPort: cloudCluster.port, delayMs: linkDelayMs });
