@@ -136,26 +136,20 @@ function answeredWithStatementError(error: unknown): boolean {
  * the server refused it with an ERROR. Not when it failed with its connection (a FATAL error,
  * the socket closed), nor when it did not answer.
  */
-async function answeredWithin(statement: PromiseLike<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve(statement).then(() => true, (error) => answeredWithStatementError(error)),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function answeredWithin(statement: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  return trueWithin(Promise.resolve(statement).then(() => true, answeredWithStatementError), ms);
 }
 
 /** Whether `work` finished (either way) within `ms`. */
-export async function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
+export function settlesWithin(work: PromiseLike<unknown>, ms: number): Promise<boolean> {
+  return trueWithin(Promise.resolve(work).then(() => true, () => true), ms);
+}
+
+/** What `outcome` gives if it comes within `ms`, otherwise false. */
+async function trueWithin(outcome: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([
-      Promise.resolve(work).then(() => true, () => true),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
-    ]);
+    return await Promise.race([outcome, new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms))]);
   } finally {
     clearTimeout(timer);
   }

@@ -468,7 +468,6 @@ async function pushRows(
       }
       return await writeCopyBatch(tx, target, () => copyOutStream(reader.unsafe(copyOutStatement(plan, from, upTo))), { onSourceRead: readerFree });
     }, inFlight.failure);
-    written.catch(() => {}); // settled (and reported) in order by inFlight
     // The working database's reader is needed for the next batch: wait until this one has read
     // it, or has failed (then its source may be cut short: it is settled, and the run ends).
     const outcome = await Promise.race([sourceRead.then(() => "read"), written.then(() => "written", () => "failed")]);
